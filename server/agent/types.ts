@@ -1,0 +1,27 @@
+// What the panel asks of a host agent. The same interface is implemented
+// in-process (the local agent) and over the network (remote agents).
+
+export interface VmSpec {
+  id: string;
+  name: string;
+  vcpus: number;
+  memoryMiB: number;
+  diskGiB: number;
+  image: { kernelPath: string; initrdPath: string | null; diskTemplatePath: string | null; cmdline: string };
+}
+
+export interface HostCapacity {
+  cpus: number;
+  memoryMiB: number;
+  diskGiB: number;
+}
+
+export interface HostAgent {
+  readonly hostId: string;
+  capacity(): Promise<HostCapacity>;
+  createDisk(vm: VmSpec): Promise<void>;
+  deleteDisk(vmId: string): Promise<void>;
+  start(vm: VmSpec): Promise<void>;
+  stop(vmId: string, opts: { force: boolean }): Promise<void>;
+  reboot(vmId: string): Promise<void>;
+}

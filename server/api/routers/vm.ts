@@ -1,0 +1,249 @@
+// VM inventory and lifecycle. Each procedure: authorize through loadVm (one
+// permission rule), apply the domain rule, write, audit.
+import { TRPCError } from '@trpc/server';
+import { authedProcedure, router, type Context } from '../trpc';
+import { createVmInput, deleteVmInput, renameVmInput, resizeVmInput, vmIdInput } from '../../domain/validation';
+import { deltaForCreate, deltaForResize } from '../../domain/quota';
+import { isVmState, resizeRefusal, transition, type VmEvent } from '../../domain/vmState';
+import { vmRights, type VmAction } from '../../domain/permissions';
+import { loadVm } from '../vmAccess';
+import { chargeQuota, TX_OPTIONS } from '../quotaTx';
+import { applyVmEvent } from '../vmEvents';
+import { audit } from '../audit';
+import { NoHostError } from '../../agent/registry';
+import type { VmSpec } from '../../agent/types';
+import type { Principal } from '../../auth/sessions';
+
+type VmRow = Awaited<ReturnType<typeof loadVm>>['vm'];
+
+function isUniqueViolation(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { code?: string }).code === 'P2002';
+}
+
+function failure(e: unknown): TRPCError {
+  if (e instanceof TRPCError) return e;
+  if (e instanceof NoHostError) return new TRPCError({ code: 'PRECONDITION_FAILED', message: e.message });
+  return new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: String(e), cause: e });
+}
+
+/** Runs a VM action and audits it whatever happens (ok, denied, error). */
+async function audited<T>(
+  ctx: Context & { principal: Principal },
+  action: string,
+  vmId: string,
+  fn: (setTarget: (vm: { name: string; ownerId: string }) => void) => Promise<T>,
+): Promise<T> {
+  const seen: { target?: { name: string; ownerId: string } } = {};
+  try {
+    const result = await fn((vm) => (seen.target = vm));
+    const target = seen.target;
+    await audit(ctx, ctx.services.db, { action, targetType: 'vm', targetId: vmId, targetName: target?.name, vmOwnerId: target?.ownerId, outcome: 'ok' });
+    return result;
+  } catch (e) {
+    const err = failure(e);
+    const target = seen.target;
+    const denied = ['NOT_FOUND', 'FORBIDDEN', 'UNAUTHORIZED'].includes(err.code) || err.message.startsWith('Quota exceeded');
+    await audit(ctx, ctx.services.db, {
+      action, targetType: 'vm', targetId: vmId, targetName: target?.name, vmOwnerId: target?.ownerId,
+      outcome: denied ? 'denied' : 'error', detail: err.message,
+    });
+    throw err;
+  }
+}
+
+export function specOf(vm: VmRow & { image: { id: string; name: string } }, image: { kernelPath: string; initrdPath: string | null; diskTemplatePath: string | null; cmdline: string }): VmSpec {
+  return { id: vm.id, name: vm.name, vcpus: vm.vcpus, memoryMiB: vm.memoryMiB, diskGiB: vm.diskGiB, image };
+}
+
+async function imageFor(ctx: Context, imageId: string) {
+  const image = await ctx.services.db.image.findUnique({ where: { id: imageId } });
+  if (!image) throw new TRPCError({ code: 'BAD_REQUEST', message: 'imageId: No such image.' });
+  return image;
+}
+
+/** What the UI shows for a VM, with what the viewer may do to it. */
+function view(vm: VmRow & { owner?: { id: string; email: string; name: string }; host?: { name: string } | null }, principal: Principal, shareRole: Parameters<typeof vmRights>[2]) {
+  return {
+    id: vm.id,
+    name: vm.name,
+    vcpus: vm.vcpus,
+    memoryMiB: vm.memoryMiB,
+    diskGiB: vm.diskGiB,
+    image: vm.image,
+    state: vm.state,
+    lastError: vm.lastError,
+    host: vm.host?.name ?? null,
+    owner: vm.owner ?? null,
+    createdAt: vm.createdAt,
+    updatedAt: vm.updatedAt,
+    shareRole,
+    rights: [...vmRights(principal.user, vm, shareRole)] as VmAction[],
+  };
+}
+
+const listInclude = {
+  image: { select: { id: true, name: true } },
+  owner: { select: { id: true, email: true, name: true } },
+  host: { select: { name: true } },
+} as const;
+
+async function lifecycle(ctx: Context & { principal: Principal }, id: string, event: VmEvent, auditAction: string) {
+  return audited(ctx, auditAction, id, async (setTarget) => {
+    const { services } = ctx;
+    const { vm } = await loadVm(services.db, ctx.principal, id, 'operate');
+    setTarget(vm);
+    const from = vm.state;
+    if (!isVmState(from)) throw new Error(`unknown state ${from}`);
+    const t = transition(from, event);
+    if (!t.ok) throw new TRPCError({ code: 'PRECONDITION_FAILED', message: t.message });
+    const agent = services.hosts.forHost(vm.hostId); // "no host available" before anything changes
+    const image = await imageFor(ctx, vm.imageId);
+    if (event === 'start') {
+      // Running VMs are a quota too: charge it with the state change.
+      await services.db.$transaction(async (tx) => {
+        await chargeQuota(tx, vm.ownerId, { runningVms: 1 });
+        const { count } = await tx.vm.updateMany({ where: { id, state: from }, data: { state: t.to, lastError: null } });
+        if (count !== 1) throw new TRPCError({ code: 'CONFLICT', message: 'The VM changed state meanwhile. Try again.' });
+      }, TX_OPTIONS);
+      services.events.emit('vm', { vmId: id });
+      try {
+        await agent.start(specOf(vm, image));
+      } catch (e) {
+        await applyVmEvent(services, id, 'startFailed', { lastError: failure(e).message }).catch(() => {});
+        throw e;
+      }
+    } else if (event === 'reboot') {
+      await agent.reboot(id);
+    } else {
+      await applyVmEvent(services, id, event, { expected: from });
+      await agent.stop(id, { force: event === 'forceStop' });
+    }
+    return { state: t.to };
+  });
+}
+
+export const vmRouter = router({
+  list: authedProcedure.query(async ({ ctx }) => {
+    const db = ctx.services.db;
+    const me = ctx.principal.user.id;
+    const [mine, shares] = await Promise.all([
+      db.vm.findMany({ where: { ownerId: me }, include: listInclude, orderBy: { name: 'asc' } }),
+      db.vmShare.findMany({ where: { userId: me }, include: { vm: { include: listInclude } }, orderBy: { createdAt: 'asc' } }),
+    ]);
+    return {
+      mine: mine.map((vm) => view(vm, ctx.principal, null)),
+      shared: shares.map((s) => view(s.vm, ctx.principal, s.role as 'viewer' | 'console' | 'operator')),
+    };
+  }),
+
+  get: authedProcedure.input(vmIdInput).query(async ({ ctx, input }) => {
+    const { vm, shareRole } = await loadVm(ctx.services.db, ctx.principal, input.id, 'view');
+    const full = await ctx.services.db.vm.findUniqueOrThrow({ where: { id: vm.id }, include: listInclude });
+    return view(full, ctx.principal, shareRole);
+  }),
+
+  create: authedProcedure.input(createVmInput).mutation(async ({ ctx, input }) => {
+    const { services, principal } = ctx;
+    const image = await imageFor(ctx, input.imageId);
+    if (input.memoryMiB < image.minMemoryMiB) {
+      throw new TRPCError({ code: 'BAD_REQUEST', message: `memoryMiB: ${image.name} needs at least ${image.minMemoryMiB} MiB.` });
+    }
+    const agent = services.hosts.list()[0] ?? null;
+    let vm;
+    try {
+      vm = await services.db.$transaction(async (tx) => {
+        await chargeQuota(tx, principal.user.id, deltaForCreate(input));
+        return tx.vm.create({
+          data: {
+            ...input,
+            ownerId: principal.user.id,
+            hostId: agent?.hostId ?? null,
+            // Without a host the VM is recorded unplaced; its disk is made when it is placed.
+            state: agent ? 'creating' : 'stopped',
+          },
+          include: listInclude,
+        });
+      }, TX_OPTIONS);
+    } catch (e) {
+      const err = isUniqueViolation(e) ? new TRPCError({ code: 'CONFLICT', message: 'name: You already have a VM with this name.' }) : failure(e);
+      await audit(ctx, services.db, { action: 'vm.create', targetType: 'vm', targetName: input.name, vmOwnerId: principal.user.id, outcome: err.code === 'INTERNAL_SERVER_ERROR' ? 'error' : 'denied', detail: err.message });
+      throw err;
+    }
+    await audit(ctx, services.db, { action: 'vm.create', targetType: 'vm', targetId: vm.id, targetName: vm.name, vmOwnerId: vm.ownerId, outcome: 'ok', detail: `${vm.vcpus} vCPU, ${vm.memoryMiB} MiB, ${vm.diskGiB} GiB, ${image.name}` });
+    services.events.emit('vm', { vmId: vm.id });
+    if (agent) {
+      // Disk preparation can take a while: the state shows progress live.
+      void agent.createDisk(specOf(vm, image)).then(
+        () => applyVmEvent(services, vm.id, 'created'),
+        (e) => applyVmEvent(services, vm.id, 'createFailed', { lastError: failure(e).message }),
+      ).catch(() => {});
+    }
+    return view(vm, principal, null);
+  }),
+
+  rename: authedProcedure.input(renameVmInput).mutation(({ ctx, input }) =>
+    audited(ctx, 'vm.rename', input.id, async (setTarget) => {
+      const { vm } = await loadVm(ctx.services.db, ctx.principal, input.id, 'edit');
+      setTarget(vm);
+      try {
+        await ctx.services.db.vm.update({ where: { id: vm.id }, data: { name: input.name } });
+      } catch (e) {
+        if (isUniqueViolation(e)) throw new TRPCError({ code: 'CONFLICT', message: 'name: The owner already has a VM with this name.' });
+        throw e;
+      }
+      ctx.services.events.emit('vm', { vmId: vm.id });
+      return { ok: true };
+    }),
+  ),
+
+  resize: authedProcedure.input(resizeVmInput).mutation(({ ctx, input }) =>
+    audited(ctx, 'vm.resize', input.id, async (setTarget) => {
+      const { services } = ctx;
+      const { vm } = await loadVm(services.db, ctx.principal, input.id, 'edit');
+      setTarget(vm);
+      const from = vm.state;
+      if (!isVmState(from)) throw new Error(`unknown state ${from}`);
+      const t = transition(from, 'resize');
+      if (!t.ok) throw new TRPCError({ code: 'PRECONDITION_FAILED', message: t.message });
+      const refusal = resizeRefusal(vm, input);
+      if (refusal) throw new TRPCError({ code: 'BAD_REQUEST', message: refusal });
+      await services.db.$transaction(async (tx) => {
+        await chargeQuota(tx, vm.ownerId, deltaForResize(vm, input));
+        const { count } = await tx.vm.updateMany({
+          where: { id: vm.id, state: from },
+          data: { vcpus: input.vcpus, memoryMiB: input.memoryMiB, diskGiB: input.diskGiB },
+        });
+        if (count !== 1) throw new TRPCError({ code: 'CONFLICT', message: 'The VM changed state meanwhile. Try again.' });
+      }, TX_OPTIONS);
+      services.events.emit('vm', { vmId: vm.id });
+      return { ok: true };
+    }),
+  ),
+
+  delete: authedProcedure.input(deleteVmInput).mutation(({ ctx, input }) =>
+    audited(ctx, input.force ? 'vm.delete_force' : 'vm.delete', input.id, async (setTarget) => {
+      const { services } = ctx;
+      const { vm } = await loadVm(services.db, ctx.principal, input.id, 'delete');
+      setTarget(vm);
+      const from = vm.state;
+      if (!isVmState(from)) throw new Error(`unknown state ${from}`);
+      const t = transition(from, input.force ? 'forceDelete' : 'delete');
+      if (!t.ok) throw new TRPCError({ code: 'PRECONDITION_FAILED', message: t.message });
+      if (vm.hostId) {
+        const agent = services.hosts.forHost(vm.hostId);
+        await applyVmEvent(services, vm.id, input.force ? 'forceDelete' : 'delete', { expected: from });
+        if (from !== 'stopped' && from !== 'crashed' && from !== 'error') await agent.stop(vm.id, { force: true });
+        await agent.deleteDisk(vm.id);
+      }
+      // Deleting the row releases its quota: usage is derived from the VMs.
+      await services.db.vm.delete({ where: { id: vm.id } });
+      services.events.emit('vm', { vmId: vm.id });
+      return { ok: true };
+    }),
+  ),
+
+  start: authedProcedure.input(vmIdInput).mutation(({ ctx, input }) => lifecycle(ctx, input.id, 'start', 'vm.start')),
+  stop: authedProcedure.input(vmIdInput).mutation(({ ctx, input }) => lifecycle(ctx, input.id, 'stop', 'vm.stop')),
+  forceStop: authedProcedure.input(vmIdInput).mutation(({ ctx, input }) => lifecycle(ctx, input.id, 'forceStop', 'vm.force_stop')),
+  reboot: authedProcedure.input(vmIdInput).mutation(({ ctx, input }) => lifecycle(ctx, input.id, 'reboot', 'vm.reboot')),
+});

@@ -1,0 +1,85 @@
+// Helpers for the VM integration tests: find (or build) the test guest, and
+// drive a VM over its serial port.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+export function kvmUsable(): boolean {
+  try {
+    return existsSync("/dev/kvm") && spawnSync("test", ["-w", "/dev/kvm"]).status === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** The guest image: `node scripts/guest.mjs` prints its path last. */
+export function guestImage(): string | undefined {
+  const script = join(ROOT, "scripts", "guest.mjs");
+  if (existsSync(script)) {
+    const r = spawnSync(process.execPath, [script], { cwd: ROOT, encoding: "utf8", timeout: 300_000 });
+    const last = r.stdout?.trim().split("\n").at(-1)?.trim();
+    if (r.status === 0 && last && existsSync(last)) return last;
+  }
+  const fallback = join(ROOT, "native", "guest", "build", "guest.elf");
+  return existsSync(fallback) ? fallback : undefined;
+}
+
+/** Accumulates serial text and waits for patterns in it. */
+export class SerialLog {
+  text = "";
+  private waiters: { re: RegExp; from: number; resolve: (m: RegExpMatchArray) => void }[] = [];
+
+  push(data: Buffer | string): void {
+    this.text += data.toString();
+    this.waiters = this.waiters.filter((w) => {
+      const m = this.text.slice(w.from).match(w.re);
+      if (m) w.resolve(m);
+      return !m;
+    });
+  }
+
+  /** Resolves with the first match of `re` after offset `from` (default: anywhere). */
+  wait(re: RegExp, timeoutMs = 15_000, from = 0): Promise<RegExpMatchArray> {
+    const m = this.text.slice(from).match(re);
+    if (m) return Promise.resolve(m);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(
+        () => reject(new Error(`timed out waiting for ${re} in serial output:\n${this.text.slice(-2000)}`)),
+        timeoutMs,
+      );
+      this.waiters.push({
+        re,
+        from,
+        resolve: (mm) => {
+          clearTimeout(t);
+          resolve(mm);
+        },
+      });
+    });
+  }
+}
+
+export interface CliRun {
+  child: ChildProcess;
+  serial: SerialLog;
+  stderr: () => string;
+  exit: Promise<number | null>;
+  send: (s: string) => void;
+}
+
+/** `node scripts/vm.mjs ARGS` with serial on stdio (piped). */
+export function runCli(args: string[]): CliRun {
+  const child = spawn(process.execPath, [join(ROOT, "scripts", "vm.mjs"), ...args], {
+    cwd: ROOT,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const serial = new SerialLog();
+  let err = "";
+  child.stdout!.on("data", (d: Buffer) => serial.push(d));
+  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<number | null>((res) => child.on("exit", (code) => res(code)));
+  return { child, serial, stderr: () => err, exit, send: (s) => child.stdin!.write(s) };
+}
