@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "boot/boot.h"
 #include "kvm/system.h"
 #include "vmm/machine.h"
 
@@ -132,6 +133,7 @@ public:
                                InstanceAccessor("bootSummary", &VmWrap::BootSummary, nullptr),
                                StaticMethod("isPvmHost", &VmWrap::IsPvmHost),
                                StaticMethod("pvmNotice", &VmWrap::PvmNotice),
+                               StaticMethod("e820", &VmWrap::E820),
                            });
     }
 
@@ -389,6 +391,30 @@ private:
     }
     static Napi::Value PvmNotice(const Napi::CallbackInfo& info) {
         return Napi::String::New(info.Env(), kvm::System::pvm_notice());
+    }
+
+    // The e820 map every VM of `memoryMiB` gets (boot::build_e820, the
+    // same call boot::load makes): [{addr, size, type}], for tests that
+    // compare it with what a guest kernel reports.
+    static Napi::Value E820(const Napi::CallbackInfo& info) {
+        Napi::Env env = info.Env();
+        if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "e820(memoryMiB): number expected");
+        uint32_t mib = info[0].As<Napi::Number>().Uint32Value();
+        std::vector<vmm::boot::E820Entry> map;
+        try {
+            map = vmm::boot::build_e820(static_cast<uint64_t>(mib) << 20);
+        } catch (const std::exception& e) {
+            throw Napi::Error::New(env, e.what());
+        }
+        Napi::Array out = Napi::Array::New(env, map.size());
+        for (size_t i = 0; i < map.size(); ++i) {
+            Napi::Object o = Napi::Object::New(env);
+            o.Set("addr", static_cast<double>(map[i].addr));
+            o.Set("size", static_cast<double>(map[i].size));
+            o.Set("type", map[i].type);
+            out.Set(static_cast<uint32_t>(i), o);
+        }
+        return out;
     }
 
     std::shared_ptr<Machine> machine_;

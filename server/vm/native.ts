@@ -82,6 +82,15 @@ export interface NativeVmClass {
   new (config: NativeVmConfig): NativeVm;
   isPvmHost(): boolean;
   pvmNotice(): string;
+  /** The e820 map a VM of this size gets (native/src/boot build_e820). */
+  e820(memoryMiB: number): E820Entry[];
+}
+
+export interface E820Entry {
+  addr: number;
+  size: number;
+  /** 1 RAM, 2 reserved, 3 ACPI */
+  type: number;
 }
 
 export class AddonMissingError extends Error {}

@@ -1,0 +1,99 @@
+'use client';
+import Link from 'next/link';
+import { useParams, useRouter } from 'next/navigation';
+import { useQuery } from '@tanstack/react-query';
+import { useTRPC } from '../../../_lib/trpc';
+import { StateBadge, RoleBadge } from '../../../_components/StateBadge';
+import { VmActions } from '../../../_components/VmActions';
+import { ErrorBox, Loading, Empty } from '../../../_components/States';
+import { AuditTable } from '../../../_components/AuditTable';
+import { RenameForm, ResizeForm } from '../../../_components/VmEditForms';
+import { SharesPanel } from '../../../_components/SharesPanel';
+import { formatDateTime, formatMiB, timeAgo } from '../../../_lib/format';
+
+export default function VmPage() {
+  const { id } = useParams<{ id: string }>();
+  const trpc = useTRPC();
+  const router = useRouter();
+  const vm = useQuery(trpc.vm.get.queryOptions({ id }, { refetchInterval: (q) => (q.state.error ? false : 2_000) }));
+  const canAudit = vm.data?.rights.includes('audit') ?? false;
+  const events = useQuery(trpc.audit.list.queryOptions({ vmId: id, limit: 20 }, { enabled: canAudit, refetchInterval: 5_000 }));
+
+  const crumbs = (name: string) => (
+    <nav aria-label="Breadcrumb" className="crumbs"><Link href="/">Dashboard</Link> <span aria-hidden="true">/</span> <span>{name}</span></nav>
+  );
+
+  if (vm.isPending) return <>{crumbs('…')}<Loading rows={5} /></>;
+  if (vm.isError) {
+    const gone = vm.error.data?.code === 'NOT_FOUND';
+    return (
+      <>
+        {crumbs('Not available')}
+        {gone ? (
+          <Empty title="This VM is not available">
+            <p>It was deleted, or it is no longer shared with you.</p>
+            <Link href="/" className="btn btn-primary">Back to the dashboard</Link>
+          </Empty>
+        ) : <ErrorBox message={vm.error.message} onRetry={() => void vm.refetch()} />}
+      </>
+    );
+  }
+  const v = vm.data;
+  const canEdit = v.rights.includes('edit');
+  const canShare = v.rights.includes('share');
+  return (
+    <>
+      {crumbs(v.name)}
+      <div className="page-header">
+        <div className="page-title">
+          <h1 className="vm-title">{v.name} <StateBadge state={v.state} /></h1>
+          <p className="muted">
+            {v.owner ? <>Owned by {v.owner.email}</> : null}
+            {v.shareRole ? <> · shared with you as <RoleBadge role={v.shareRole} /></> : null}
+          </p>
+        </div>
+        <div className="page-actions">
+          <VmActions vm={v} onDeleted={() => router.replace('/')} />
+        </div>
+      </div>
+
+      {v.lastError ? (
+        <div className="alert alert-error" role="status"><div><strong>Last error</strong><div>{v.lastError}</div></div></div>
+      ) : null}
+
+      <div className="grid-2">
+        <section className="card" aria-labelledby="specs-h">
+          <h2 id="specs-h">Specifications</h2>
+          <dl className="specs">
+            <div><dt>vCPUs</dt><dd>{v.vcpus}</dd></div>
+            <div><dt>Memory</dt><dd>{formatMiB(v.memoryMiB)}</dd></div>
+            <div><dt>Disk</dt><dd>{v.diskGiB} GiB</dd></div>
+            <div><dt>Image</dt><dd>{v.image.name}</dd></div>
+            <div><dt>Host</dt><dd>{v.host ?? <span className="muted">not placed</span>}</dd></div>
+            <div><dt>Created</dt><dd title={formatDateTime(v.createdAt)}>{timeAgo(v.createdAt)}</dd></div>
+            <div><dt>Updated</dt><dd title={formatDateTime(v.updatedAt)}>{timeAgo(v.updatedAt)}</dd></div>
+            <div><dt>ID</dt><dd><code className="small">{v.id}</code></dd></div>
+          </dl>
+        </section>
+
+        {canEdit ? (
+          <section className="card stack" aria-labelledby="edit-h">
+            <h2 id="edit-h">Settings</h2>
+            <RenameForm vm={v} />
+            <ResizeForm vm={v} />
+          </section>
+        ) : null}
+
+        <SharesPanel vmId={v.id} canShare={canShare} />
+      </div>
+
+      {canAudit ? (
+        <section className="section" aria-labelledby="events-h">
+          <div className="section-head"><h2 id="events-h">Events</h2></div>
+          {events.isPending ? <Loading rows={2} /> : events.isError ? <ErrorBox message={events.error.message} /> :
+            events.data.events.length === 0 ? <Empty title="No events yet" /> : <AuditTable events={events.data.events} showTarget={false} />}
+        </section>
+      ) : null}
+    </>
+  );
+}
