@@ -1,6 +1,6 @@
 // Charging a quota: inside the caller's transaction, take the owner's quota
 // lock, derive current usage from the VMs, and ask the domain rule.
-import type { Tx } from '../db/client';
+import type { Db, Tx } from '../db/client';
 import { checkQuota, describeViolation, usageOf, type QuotaAmounts, type QuotaLimits, type QuotaUsage } from '../domain/quota';
 import { isActive, isVmState } from '../domain/vmState';
 import { QuotaExceededError } from './trpc';
@@ -9,12 +9,15 @@ export function limitsOf(q: { maxVms: number; maxVcpus: number; maxMemoryMiB: nu
   return { vms: q.maxVms, vcpus: q.maxVcpus, memoryMiB: q.maxMemoryMiB, diskGiB: q.maxDiskGiB, runningVms: q.maxRunningVms };
 }
 
-export async function usageFor(tx: Tx, ownerId: string, excludeVmId?: string): Promise<QuotaUsage> {
-  const vms = await tx.vm.findMany({
-    where: { ownerId, ...(excludeVmId ? { id: { not: excludeVmId } } : {}) },
-    select: { vcpus: true, memoryMiB: true, diskGiB: true, state: true },
-  });
-  return usageOf(vms.map((v) => ({ ...v, running: isVmState(v.state) && isActive(v.state) })));
+export const USAGE_FIELDS = { vcpus: true, memoryMiB: true, diskGiB: true, state: true } as const;
+
+/** Usage from stored VM rows (selected with USAGE_FIELDS). */
+export function usageOfRows(rows: readonly { vcpus: number; memoryMiB: number; diskGiB: number; state: string }[]): QuotaUsage {
+  return usageOf(rows.map((v) => ({ ...v, running: isVmState(v.state) && isActive(v.state) })));
+}
+
+export async function usageFor(db: Db | Tx, ownerId: string): Promise<QuotaUsage> {
+  return usageOfRows(await db.vm.findMany({ where: { ownerId }, select: USAGE_FIELDS }));
 }
 
 /**

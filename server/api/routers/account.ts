@@ -6,20 +6,14 @@ import { changePasswordInput, id, tokenNameInput } from '../../domain/validation
 import { hashPassword, verifyPassword } from '../../auth/password';
 import { newApiToken } from '../../auth/sessions';
 import { remaining, overLimit } from '../../domain/quota';
-import { limitsOf } from '../quotaTx';
+import { limitsOf, usageFor } from '../quotaTx';
 import { audit } from '../audit';
-import { isActive, isVmState } from '../../domain/vmState';
-import { usageOf } from '../../domain/quota';
 
 export const accountRouter = router({
   quota: authedProcedure.query(async ({ ctx }) => {
     const db = ctx.services.db;
     const userId = ctx.principal.user.id;
-    const [quota, vms] = await Promise.all([
-      db.quota.findUnique({ where: { userId } }),
-      db.vm.findMany({ where: { ownerId: userId }, select: { vcpus: true, memoryMiB: true, diskGiB: true, state: true } }),
-    ]);
-    const usage = usageOf(vms.map((v) => ({ ...v, running: isVmState(v.state) && isActive(v.state) })));
+    const [quota, usage] = await Promise.all([db.quota.findUnique({ where: { userId } }), usageFor(db, userId)]);
     const limits = quota ? limitsOf(quota) : { vms: 0, vcpus: 0, memoryMiB: 0, diskGiB: 0, runningVms: 0 };
     return { limits, usage, remaining: remaining(limits, usage), over: overLimit(limits, usage) };
   }),

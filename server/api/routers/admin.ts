@@ -3,11 +3,10 @@ import { TRPCError } from '@trpc/server';
 import { adminProcedure, router } from '../trpc';
 import { createUserInput, settingsInput, updateUserInput } from '../../domain/validation';
 import { hashPassword } from '../../auth/password';
-import { overLimit, usageOf, type QuotaAmounts } from '../../domain/quota';
-import { isActive, isVmState } from '../../domain/vmState';
-import { limitsOf } from '../quotaTx';
+import { overLimit, type QuotaAmounts } from '../../domain/quota';
+import { limitsOf, usageFor, usageOfRows, USAGE_FIELDS } from '../quotaTx';
 import { audit } from '../audit';
-import { createUserWithQuota, } from './auth';
+import { createUserWithQuota } from './auth';
 import { getSettings } from './settings';
 
 function quotaColumns(q: QuotaAmounts) {
@@ -17,11 +16,11 @@ function quotaColumns(q: QuotaAmounts) {
 export const adminRouter = router({
   users: adminProcedure.query(async ({ ctx }) => {
     const users = await ctx.services.db.user.findMany({
-      include: { quota: true, vms: { select: { vcpus: true, memoryMiB: true, diskGiB: true, state: true } } },
+      include: { quota: true, vms: { select: USAGE_FIELDS } },
       orderBy: { createdAt: 'asc' },
     });
     return users.map((u) => {
-      const usage = usageOf(u.vms.map((v) => ({ ...v, running: isVmState(v.state) && isActive(v.state) })));
+      const usage = usageOfRows(u.vms);
       const limits = u.quota ? limitsOf(u.quota) : null;
       return {
         id: u.id, email: u.email, name: u.name, role: u.role, disabled: u.disabled, createdAt: u.createdAt,
@@ -70,8 +69,7 @@ export const adminRouter = router({
     await audit(ctx, db, { action: 'user.update', targetType: 'user', targetId: user.id, targetName: user.email, outcome: 'ok', detail: changed.join(', ') });
     let warning: string | null = null;
     if (input.quota) {
-      const vms = await db.vm.findMany({ where: { ownerId: user.id }, select: { vcpus: true, memoryMiB: true, diskGiB: true, state: true } });
-      const over = overLimit(input.quota, usageOf(vms.map((v) => ({ ...v, running: isVmState(v.state) && isActive(v.state) }))));
+      const over = overLimit(input.quota, await usageFor(db, user.id));
       if (over.length) warning = `The new quota is below current usage for ${over.join(', ')}. Nothing was removed; the user cannot grow until usage falls below it.`;
     }
     return { ok: true, warning };

@@ -80,9 +80,9 @@ export const authRouter = router({
     }
     throttle.succeed(email);
     await startSession(ctx, user.id);
-    await audit({ ...ctx, principal: { user: { id: user.id, email: user.email, name: user.name, role: user.role as 'admin' | 'user' }, sessionId: null, tokenId: null } }, db, {
-      action: 'auth.signin', targetType: 'user', targetId: user.id, targetName: user.email, outcome: 'ok',
-    });
+    // The request had no principal yet: the event's actor is the user who just signed in.
+    const actor = { user: { id: user.id, email: user.email, name: user.name, role: user.role as 'admin' | 'user' }, sessionId: null, tokenId: null };
+    await audit({ ...ctx, principal: actor }, db, { action: 'auth.signin', targetType: 'user', targetId: user.id, targetName: user.email, outcome: 'ok' });
     return { id: user.id, role: user.role };
   }),
 

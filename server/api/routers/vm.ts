@@ -42,7 +42,7 @@ async function audited<T>(
   } catch (e) {
     const err = failure(e);
     const target = seen.target;
-    const denied = ['NOT_FOUND', 'FORBIDDEN', 'UNAUTHORIZED'].includes(err.code) || err.message.startsWith('Quota exceeded');
+    const denied = ['NOT_FOUND', 'FORBIDDEN', 'UNAUTHORIZED'].includes(err.code);
     await audit(ctx, ctx.services.db, {
       action, targetType: 'vm', targetId: vmId, targetName: target?.name, vmOwnerId: target?.ownerId,
       outcome: denied ? 'denied' : 'error', detail: err.message,
