@@ -22,6 +22,8 @@ const schema = z.object({
     .transform((v) => v === '1' || v === 'true'),
   NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** `local`: this process runs VMs on this machine; `none`: a panel without a host of its own. */
+  AGENT: z.enum(['local', 'none']).default('local'),
 });
 
 export type Config = z.infer<typeof schema> & {

@@ -5,12 +5,14 @@ import { ConfigError, loadConfig, ROOT_DIR } from './config';
 import { createDb } from './db/client';
 import { createServices } from './services';
 import { createPanelServer } from './http';
+import { startLocalAgent } from './agent/boot';
 
 async function main() {
   const dev = process.argv.includes('--dev');
   const config = loadConfig();
   const db = await createDb(config.databaseUrl);
   const services = createServices(config, db);
+  await startLocalAgent(services);
 
   const app = next({ dev, dir: ROOT_DIR, hostname: config.HOST, port: config.PORT });
   await app.prepare();

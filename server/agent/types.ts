@@ -25,3 +25,6 @@ export interface HostAgent {
   stop(vmId: string, opts: { force: boolean }): Promise<void>;
   reboot(vmId: string): Promise<void>;
 }
+
+/** A failure of a host agent with a message meant for the user (missing kernel, disk full, …). */
+export class AgentError extends Error {}

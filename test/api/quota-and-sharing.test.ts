@@ -164,7 +164,7 @@ describe('no host agent registered', () => {
       expect(e.code).toBe('PRECONDITION_FAILED');
       expect(e.message).toBe('No host available: no host agent is registered with this panel.');
       expect((await panel.db.vm.findUniqueOrThrow({ where: { id: vm.id } })).state).toBe('stopped');
-      const audit = await u.c.audit.list.query({ vmId: vm.id, outcome: 'error' });
+      const audit = await u.c.audit.list.query({ vmId: vm.id, outcome: 'error' }); // the host was missing: an error, not a policy refusal
       expect(audit.events[0]).toMatchObject({ action: 'vm.start', outcome: 'error' });
     } finally {
       await panel.close();

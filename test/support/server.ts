@@ -13,6 +13,8 @@ import { createDb, type Db } from '../../server/db/client';
 import { createServices, type Services } from '../../server/services';
 import { createPanelServer } from '../../server/http';
 import type { AppRouter } from '../../server/api/root';
+import { startLocalAgent } from '../../server/agent/boot';
+import type { LocalAgent } from '../../server/agent/local';
 
 export type DbKind = 'sqlite' | 'postgres';
 
@@ -43,12 +45,13 @@ export interface TestPanel {
   close(): Promise<void>;
 }
 
-export async function startPanel(kind: DbKind = 'sqlite', env: Record<string, string> = {}): Promise<TestPanel> {
+export async function startPanel(kind: DbKind = 'sqlite', env: Record<string, string> = {}, opts: { agent?: boolean } = {}): Promise<TestPanel & { agent: LocalAgent | null }> {
   const databaseUrl = await freshDatabaseUrl(kind);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'kvmpanel-data-'));
   const config = loadConfig({ ...process.env, NODE_ENV: 'test', DATA_DIR: dataDir, DATABASE_URL: databaseUrl, HOST: '127.0.0.1', PORT: '0', ...env });
   const db = await createDb(config.databaseUrl);
   const services = createServices(config, db);
+  const agent = opts.agent ? await startLocalAgent(services) : null;
   const server = createPanelServer(services);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -56,7 +59,9 @@ export async function startPanel(kind: DbKind = 'sqlite', env: Record<string, st
     url,
     services,
     db,
+    agent,
     async close() {
+      await agent?.stopAll();
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       await db.$disconnect();

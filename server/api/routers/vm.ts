@@ -11,7 +11,7 @@ import { chargeQuota, TX_OPTIONS } from '../quotaTx';
 import { applyVmEvent } from '../vmEvents';
 import { audit } from '../audit';
 import { NoHostError } from '../../agent/registry';
-import type { VmSpec } from '../../agent/types';
+import { AgentError, type VmSpec } from '../../agent/types';
 import type { Principal } from '../../auth/sessions';
 
 type VmRow = Awaited<ReturnType<typeof loadVm>>['vm'];
@@ -22,7 +22,7 @@ function isUniqueViolation(e: unknown): boolean {
 
 function failure(e: unknown): TRPCError {
   if (e instanceof TRPCError) return e;
-  if (e instanceof NoHostError) return new TRPCError({ code: 'PRECONDITION_FAILED', message: e.message });
+  if (e instanceof NoHostError || e instanceof AgentError) return new TRPCError({ code: 'PRECONDITION_FAILED', message: e.message });
   return new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: String(e), cause: e });
 }
 
@@ -42,7 +42,8 @@ async function audited<T>(
   } catch (e) {
     const err = failure(e);
     const target = seen.target;
-    const denied = ['NOT_FOUND', 'FORBIDDEN', 'UNAUTHORIZED'].includes(err.code);
+    // Refused by a rule (permissions, state machine, quota, input) vs. failed while trying.
+    const denied = e instanceof TRPCError && e.code !== 'INTERNAL_SERVER_ERROR';
     await audit(ctx, ctx.services.db, {
       action, targetType: 'vm', targetId: vmId, targetName: target?.name, vmOwnerId: target?.ownerId,
       outcome: denied ? 'denied' : 'error', detail: err.message,

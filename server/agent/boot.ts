@@ -1,0 +1,50 @@
+// Registers this machine's host agent with the panel at start-up, and
+// reconciles VMs that were running when the panel last stopped: those whose
+// process is still alive are adopted, the others are marked crashed.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Services } from '../services';
+import { ROOT_DIR } from '../config';
+import { LocalAgent } from './local';
+import { handleAgentReport } from './reports';
+import { specOf } from '../api/routers/vm';
+import { applyVmEvent } from '../api/vmEvents';
+import { isActive, isVmState } from '../domain/vmState';
+
+export async function startLocalAgent(services: Services): Promise<LocalAgent | null> {
+  const { config, db } = services;
+  if (config.AGENT !== 'local') return null;
+  const runner = path.join(ROOT_DIR, 'native/build/runner.mjs');
+  if (!existsSync('/dev/kvm') || !existsSync(runner)) {
+    console.error(`agent: not starting the local host agent (${existsSync('/dev/kvm') ? 'the VMM is not built: npm run build' : '/dev/kvm is missing'})`);
+    return null;
+  }
+  const agent = new LocalAgent({
+    hostId: '', // set below, once the host row exists
+    dataDir: config.dataDir,
+    runner,
+    report: (r) => void handleAgentReport(services, r).catch((e) => console.error('agent report:', e)),
+  });
+  const cap = await agent.capacity();
+  const host = await db.host.upsert({
+    where: { name: 'local' },
+    create: { name: 'local', url: 'local', cpus: cap.cpus, memoryMiB: cap.memoryMiB, diskGiB: cap.diskGiB, lastSeenAt: new Date() },
+    update: { cpus: cap.cpus, memoryMiB: cap.memoryMiB, diskGiB: cap.diskGiB, lastSeenAt: new Date() },
+  });
+  agent.hostId = host.id;
+
+  const vms = await db.vm.findMany({ where: { hostId: host.id }, include: { image: true } });
+  const active = vms.filter((v) => isVmState(v.state) && isActive(v.state));
+  const specs = new Map(active.map((v) => [v.id, specOf(v, v.image)]));
+  const adopted = new Set(agent.adopt(active.map((v) => v.id), specs));
+  for (const vm of active) {
+    if (adopted.has(vm.id)) {
+      if (vm.state === 'starting') await applyVmEvent(services, vm.id, 'started').catch(() => {});
+    } else {
+      await applyVmEvent(services, vm.id, 'crashed', { lastError: 'The VM process ended while the panel was down.' }).catch(() => {});
+    }
+  }
+  services.hosts.register(agent);
+  console.error(`agent: local host agent ready (${cap.cpus} CPUs, ${cap.memoryMiB} MiB; ${adopted.size} running VMs adopted)`);
+  return agent;
+}

@@ -1,0 +1,34 @@
+// Turns what a host agent reports into state-machine events on the stored
+// VM, and audits what nobody asked for (crashes, guest reboots).
+import type { Services } from '../services';
+import type { AgentReport } from './local';
+import { applyVmEvent } from '../api/vmEvents';
+import { audit } from '../api/audit';
+
+const SYSTEM = { principal: null, ip: '' };
+
+export async function handleAgentReport(services: Services, r: AgentReport): Promise<void> {
+  const db = services.db;
+  const vm = await db.vm.findUnique({ where: { id: r.vmId }, select: { id: true, name: true, ownerId: true, state: true } });
+  if (!vm) return;
+  const target = { targetType: 'vm' as const, targetId: vm.id, targetName: vm.name, vmOwnerId: vm.ownerId };
+  switch (r.event) {
+    case 'started':
+      // After a reboot the VM is already running: nothing to change.
+      if (vm.state === 'starting') await applyVmEvent(services, vm.id, 'started');
+      break;
+    case 'stopped':
+      // Being deleted (forced) or already stopped: the process ending changes nothing.
+      if (vm.state !== 'stopped' && vm.state !== 'deleting') await applyVmEvent(services, vm.id, 'stopped', { lastError: null });
+      break;
+    case 'rebooted':
+      await audit(SYSTEM, db, { action: 'vm.guest_reboot', ...target, outcome: 'ok' });
+      services.events.emit('vm', { vmId: vm.id });
+      break;
+    case 'crashed':
+      if (vm.state === 'deleting') break;
+      await applyVmEvent(services, vm.id, 'crashed', { lastError: r.reason });
+      await audit(SYSTEM, db, { action: 'vm.crash', ...target, outcome: 'error', detail: r.reason });
+      break;
+  }
+}

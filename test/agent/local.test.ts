@@ -1,0 +1,115 @@
+// The local host agent against real VM processes booting the test guest.
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalAgent, type AgentReport } from '../../server/agent/local';
+import type { VmSpec } from '../../server/agent/types';
+import { ROOT_DIR } from '../../server/config';
+
+const GUEST = path.join(ROOT_DIR, 'native/guest/build/guest.elf');
+const RUNNER = path.join(ROOT_DIR, 'native/build/runner.mjs');
+
+let dataDir: string;
+let agent: LocalAgent;
+const reports: AgentReport[] = [];
+
+function spec(id: string, extra: Partial<VmSpec> = {}): VmSpec {
+  return { id, name: id, vcpus: 1, memoryMiB: 64, diskGiB: 1, image: { kernelPath: GUEST, initrdPath: null, diskTemplatePath: null, cmdline: '' }, ...extra };
+}
+
+/** Reads the serial socket until `re` matches (the runner replays the boot log to new clients). */
+function serialUntil(sock: string, re: RegExp, send?: string, ms = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const c = net.connect(sock);
+    const timer = setTimeout(() => { c.destroy(); reject(new Error(`timeout waiting for ${re}; got: ${out.slice(-300)}`)); }, ms);
+    c.on('connect', () => send && c.write(send));
+    c.on('data', (d) => {
+      out += d.toString('latin1');
+      if (re.test(out)) { clearTimeout(timer); c.destroy(); resolve(out); }
+    });
+    c.on('error', (e) => { clearTimeout(timer); reject(e); });
+  });
+}
+
+async function waitFor<T>(f: () => T | undefined, ms = 5000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const reportFor = (vmId: string, event: AgentReport['event'], after = 0) =>
+  waitFor(() => reports.slice(after).find((r) => r.vmId === vmId && r.event === event));
+
+beforeAll(() => {
+  if (!existsSync(GUEST) || !existsSync(RUNNER)) throw new Error('build first: node scripts/vm.mjs --build-only && npm run guest');
+  dataDir = mkdtempSync(path.join(os.tmpdir(), 'kvmpanel-agent-'));
+  agent = new LocalAgent({ hostId: 'local', dataDir, report: (r) => reports.push(r) });
+});
+afterAll(async () => { await agent?.stopAll(); });
+
+describe('local host agent', () => {
+  it('creates a sparse disk of the requested size and deletes it', async () => {
+    await agent.createDisk(spec('disk-a', { diskGiB: 3 }));
+    const st = statSync(agent.paths('disk-a').disk);
+    expect(st.size).toBe(3 * 2 ** 30);
+    expect(st.blocks * 512).toBeLessThan(1 << 20); // sparse
+    await agent.deleteDisk('disk-a');
+    expect(existsSync(agent.paths('disk-a').dir)).toBe(false);
+  });
+
+  it('a missing template is a clear error and leaves nothing behind', async () => {
+    const bad = spec('disk-b', { image: { kernelPath: GUEST, initrdPath: null, diskTemplatePath: '/nonexistent/template.img', cmdline: '' } });
+    await expect(agent.createDisk(bad)).rejects.toThrow(/^disk: .*no such file/i);
+    expect(existsSync(agent.paths('disk-b').dir)).toBe(false);
+  });
+
+  it('runs a VM process, follows a guest reboot, and reports a crash from kill -9 within 2 s', async () => {
+    const vm = spec('vm-a');
+    await agent.createDisk(vm);
+    await agent.start(vm);
+    expect(reports.at(-1)).toEqual({ vmId: 'vm-a', event: 'started' });
+    await serialUntil(agent.paths('vm-a').serial, /guest ready vcpus=1 memory=64 boots=1/);
+
+    const mark = reports.length;
+    await serialUntil(agent.paths('vm-a').serial, /guest ready/, 'reboot\n');
+    await reportFor('vm-a', 'rebooted', mark);
+    await reportFor('vm-a', 'started', mark);
+    await waitFor(() => (existsSync(agent.paths('vm-a').serial) ? true : undefined));
+    await serialUntil(agent.paths('vm-a').serial, /boots=2/);
+
+    const pid = Number((await import('node:fs')).readFileSync(agent.paths('vm-a').pid, 'utf8'));
+    const killedAt = Date.now();
+    const before = reports.length;
+    process.kill(pid, 'SIGKILL');
+    const crash = await reportFor('vm-a', 'crashed', before);
+    expect(Date.now() - killedAt).toBeLessThan(2000);
+    expect(crash).toMatchObject({ reason: 'killed by SIGKILL' });
+  });
+
+  it('stops a VM on request and reports it stopped; a powered-off guest reports stopped too', async () => {
+    const vm = spec('vm-b');
+    await agent.createDisk(vm);
+    await agent.start(vm);
+    await serialUntil(agent.paths('vm-b').serial, /guest ready/);
+    let mark = reports.length;
+    await agent.stop('vm-b', { force: true });
+    await reportFor('vm-b', 'stopped', mark);
+
+    await agent.start(vm);
+    mark = reports.length;
+    await serialUntil(agent.paths('vm-b').serial, /guest ready/, 'poweroff\n').catch(() => {});
+    await reportFor('vm-b', 'stopped', mark);
+    expect(agent.runningIds()).not.toContain('vm-b');
+  });
+
+  it('refuses to start a VM without a disk or twice', async () => {
+    await expect(agent.start(spec('no-disk'))).rejects.toThrow(/no disk/);
+  });
+});
