@@ -23,7 +23,7 @@ export async function handleAgentReport(services: Services, r: AgentReport): Pro
       break;
     case 'rebooted':
       await audit(SYSTEM, db, { action: 'vm.guest_reboot', ...target, outcome: 'ok' });
-      services.events.emit('vm', { vmId: vm.id });
+      await services.events.vmChanged(db, vm.id);
       break;
     case 'crashed':
       if (vm.state === 'deleting') break;

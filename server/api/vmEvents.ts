@@ -25,6 +25,6 @@ export async function applyVmEvent(
     data: { state: t.to, ...(opts.lastError !== undefined ? { lastError: opts.lastError } : {}) },
   });
   if (count !== 1) throw new TRPCError({ code: 'CONFLICT', message: 'The VM changed state meanwhile. Try again.' });
-  services.events.emit('vm', { vmId });
+  await services.events.vmChanged(services.db, vmId);
   return t.to;
 }

@@ -64,7 +64,7 @@ export const adminRouter = router({
       // Disabling a user or resetting their password ends their sessions at once.
       if (input.disabled || input.password !== undefined) await tx.session.deleteMany({ where: { userId: user.id } });
     });
-    if (input.disabled) ctx.services.events.emit('access', { userId: user.id });
+    if (input.disabled) ctx.services.events.accessEnded({ userId: user.id });
     const changed = Object.keys(input).filter((k) => k !== 'id' && k !== 'password').concat(input.password ? ['password'] : []);
     await audit(ctx, db, { action: 'user.update', targetType: 'user', targetId: user.id, targetName: user.email, outcome: 'ok', detail: changed.join(', ') });
     let warning: string | null = null;

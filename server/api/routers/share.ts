@@ -36,7 +36,7 @@ export const shareRouter = router({
       update: { role: input.role },
     });
     await audit(ctx, db, { action: 'share.add', targetType: 'vm', targetId: vm.id, targetName: vm.name, vmOwnerId: vm.ownerId, outcome: 'ok', detail: `${user.email} as ${input.role}` });
-    ctx.services.events.emit('vm', { vmId: vm.id });
+    await ctx.services.events.vmChanged(db, vm.id);
     return { ok: true };
   }),
 
@@ -46,7 +46,7 @@ export const shareRouter = router({
     const { count } = await db.vmShare.updateMany({ where: { vmId: vm.id, userId: input.userId }, data: { role: input.role } });
     if (count === 0) throw new TRPCError({ code: 'NOT_FOUND', message: 'This VM is not shared with that user.' });
     await audit(ctx, db, { action: 'share.update', targetType: 'vm', targetId: vm.id, targetName: vm.name, vmOwnerId: vm.ownerId, outcome: 'ok', detail: `${input.userId} → ${input.role}` });
-    ctx.services.events.emit('vm', { vmId: vm.id });
+    await ctx.services.events.vmChanged(db, vm.id);
     return { ok: true };
   }),
 
@@ -56,8 +56,8 @@ export const shareRouter = router({
     const { count } = await db.vmShare.deleteMany({ where: { vmId: vm.id, userId: input.userId } });
     if (count === 0) throw new TRPCError({ code: 'NOT_FOUND', message: 'This VM is not shared with that user.' });
     await audit(ctx, db, { action: 'share.revoke', targetType: 'vm', targetId: vm.id, targetName: vm.name, vmOwnerId: vm.ownerId, outcome: 'ok', detail: input.userId });
-    ctx.services.events.emit('vm', { vmId: vm.id });
-    ctx.services.events.emit('access', { vmId: vm.id, userId: input.userId });
+    await ctx.services.events.vmChanged(db, vm.id, [input.userId]);
+    ctx.services.events.accessEnded({ vmId: vm.id, userId: input.userId });
     return { ok: true };
   }),
 });

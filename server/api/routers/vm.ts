@@ -106,7 +106,7 @@ async function lifecycle(ctx: Context & { principal: Principal }, id: string, ev
         const { count } = await tx.vm.updateMany({ where: { id, state: from }, data: { state: t.to, lastError: null } });
         if (count !== 1) throw new TRPCError({ code: 'CONFLICT', message: 'The VM changed state meanwhile. Try again.' });
       }, TX_OPTIONS);
-      services.events.emit('vm', { vmId: id });
+      await services.events.vmChanged(services.db, id);
       try {
         await agent.start(specOf(vm, image));
       } catch (e) {
@@ -171,7 +171,7 @@ export const vmRouter = router({
       throw err;
     }
     await audit(ctx, services.db, { action: 'vm.create', targetType: 'vm', targetId: vm.id, targetName: vm.name, vmOwnerId: vm.ownerId, outcome: 'ok', detail: `${vm.vcpus} vCPU, ${vm.memoryMiB} MiB, ${vm.diskGiB} GiB, ${image.name}` });
-    services.events.emit('vm', { vmId: vm.id });
+    await services.events.vmChanged(services.db, vm.id);
     if (agent) {
       // Disk preparation can take a while: the state shows progress live.
       void agent.createDisk(specOf(vm, image)).then(
@@ -192,7 +192,7 @@ export const vmRouter = router({
         if (isUniqueViolation(e)) throw new TRPCError({ code: 'CONFLICT', message: 'name: The owner already has a VM with this name.' });
         throw e;
       }
-      ctx.services.events.emit('vm', { vmId: vm.id });
+      await ctx.services.events.vmChanged(ctx.services.db, vm.id);
       return { ok: true };
     }),
   ),
@@ -216,7 +216,7 @@ export const vmRouter = router({
         });
         if (count !== 1) throw new TRPCError({ code: 'CONFLICT', message: 'The VM changed state meanwhile. Try again.' });
       }, TX_OPTIONS);
-      services.events.emit('vm', { vmId: vm.id });
+      await services.events.vmChanged(services.db, vm.id);
       return { ok: true };
     }),
   ),
@@ -237,11 +237,23 @@ export const vmRouter = router({
         await agent.deleteDisk(vm.id);
       }
       // Deleting the row releases its quota: usage is derived from the VMs.
+      const audience = await services.events.audienceOf(services.db, vm.id);
       await services.db.vm.delete({ where: { id: vm.id } });
-      services.events.emit('vm', { vmId: vm.id });
+      services.events.emitVm({ vmId: vm.id, audience });
       return { ok: true };
     }),
   ),
+
+  /**
+   * Live updates: yields { vmId } whenever a VM the user may see changes
+   * (state, size, shares, deletion). Clients refetch what they show.
+   */
+  onChange: authedProcedure.subscription(async function* ({ ctx, signal }) {
+    const me = ctx.principal.user;
+    for await (const change of ctx.services.events.vmChanges(signal!)) {
+      if (me.role === 'admin' || change.audience.includes(me.id)) yield { vmId: change.vmId };
+    }
+  }),
 
   start: authedProcedure.input(vmIdInput).mutation(({ ctx, input }) => lifecycle(ctx, input.id, 'start', 'vm.start')),
   stop: authedProcedure.input(vmIdInput).mutation(({ ctx, input }) => lifecycle(ctx, input.id, 'stop', 'vm.stop')),

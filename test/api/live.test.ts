@@ -1,0 +1,68 @@
+// Live updates over the tRPC subscription (Server-Sent Events), as the UI
+// receives them: each user hears about the VMs they may see, and nothing else.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addImage, jarOf, startPanel, withUsers, type TestPanel } from '../support/server';
+
+let panel: TestPanel;
+let setup: Awaited<ReturnType<typeof withUsers>>;
+let imageId: string;
+
+beforeAll(async () => {
+  panel = await startPanel('sqlite');
+  setup = await withUsers(panel, 2);
+  imageId = (await addImage(panel.db)).id;
+});
+afterAll(async () => { await panel.close(); });
+
+/** Opens the subscription as a browser would and collects the VM ids it announces. */
+async function listen(c: object) {
+  const ctrl = new AbortController();
+  const cookie = [...jarOf(c)].map(([k, v]) => `${k}=${v}`).join('; ');
+  const res = await fetch(`${panel.url}/api/trpc/vm.onChange`, { headers: { cookie, accept: 'text/event-stream' }, signal: ctrl.signal });
+  expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+  const ids: string[] = [];
+  const done = (async () => {
+    const reader = res.body!.getReader();
+    let buf = '';
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += new TextDecoder().decode(value);
+        for (const m of buf.matchAll(/"vmId":"([^"]+)"/g)) if (!ids.includes(m[1]!)) ids.push(m[1]!);
+      }
+    } catch { /* aborted */ }
+  })();
+  await new Promise((r) => setTimeout(r, 100)); // subscribed
+  return { ids, stop: async () => { ctrl.abort(); await done; } };
+}
+
+describe('live VM updates', () => {
+  it('reach the owner and share recipients, including revocation and deletion, and no one else', async () => {
+    const [owner, other] = setup.users;
+    const ownerFeed = await listen(owner!.c);
+    const otherFeed = await listen(other!.c);
+    const adminFeed = await listen(setup.admin);
+
+    const vm = await owner!.c.vm.create.mutate({ name: 'live', imageId, vcpus: 1, memoryMiB: 64, diskGiB: 1 });
+    const secret = await owner!.c.vm.create.mutate({ name: 'secret', imageId, vcpus: 1, memoryMiB: 64, diskGiB: 1 });
+    await owner!.c.share.add.mutate({ vmId: vm.id, email: other!.email, role: 'viewer' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(otherFeed.ids).toEqual([vm.id]);
+
+    otherFeed.ids.length = 0;
+    await owner!.c.share.revoke.mutate({ vmId: vm.id, userId: other!.id }); // the revoked user must refresh too
+    await owner!.c.vm.delete.mutate({ id: secret.id });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(otherFeed.ids).toEqual([vm.id]);
+    expect(ownerFeed.ids.sort()).toEqual([vm.id, secret.id].sort());
+    expect(adminFeed.ids.sort()).toEqual([vm.id, secret.id].sort());
+    await Promise.all([ownerFeed.stop(), otherFeed.stop(), adminFeed.stop()]);
+  });
+
+  it('refuses anonymous subscribers', async () => {
+    const res = await fetch(`${panel.url}/api/trpc/vm.onChange`, { headers: { accept: 'text/event-stream' } });
+    const text = await res.text();
+    expect(text).toMatch(/UNAUTHORIZED|Sign in first/);
+  });
+});
