@@ -8,7 +8,8 @@ import { closeSync, constants as fsc, existsSync, mkdirSync, openSync, readFileS
 import { copyFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { AgentError, type HostAgent, type HostCapacity, type VmSpec } from './types';
+import { AgentError, type HostAgent, type HostCapacity, type VmMetrics, type VmSpec } from './types';
+import net from 'node:net';
 import { ROOT_DIR } from '../config';
 
 /** What a VM process did, as the panel's state machine understands it. */
@@ -32,6 +33,7 @@ export interface LocalAgentOptions {
 
 interface Tracked {
   pid: number;
+  startedAt: number;
   logOffset: number; // where this process's lines start in vm.log
   spec: VmSpec;
   stopping: boolean;
@@ -123,7 +125,7 @@ export class LocalAgent implements HostAgent {
       child.once('error', reject);
     });
     child.unref();
-    const t: Tracked = { pid: child.pid!, logOffset, spec: vm, stopping: false, rebooting: false };
+    const t: Tracked = { pid: child.pid!, startedAt: Date.now(), logOffset, spec: vm, stopping: false, rebooting: false };
     this.vms.set(vm.id, t);
     let exitedEarly = false;
     child.once('exit', (code, signal) => {
@@ -164,6 +166,26 @@ export class LocalAgent implements HostAgent {
       const check = () => (!this.vms.has(vmId) || Date.now() > until ? resolve() : setTimeout(check, 20));
       check();
     });
+  }
+
+  async metrics(vmId: string): Promise<VmMetrics | null> {
+    const t = this.vms.get(vmId);
+    if (!t) return null;
+    const status = (await controlRequest(this.paths(vmId).control, { cmd: 'status' })) as RunnerStatus;
+    const sum = (prefix: string, key: string) =>
+      Object.entries(status.stats.devices).filter(([name]) => name.startsWith(prefix)).reduce((a, [, c]) => a + (c[key] ?? 0), 0);
+    return {
+      at: Date.now(),
+      uptimeSeconds: (Date.now() - t.startedAt) / 1000,
+      cpuSeconds: status.stats.vcpus.reduce((a, v) => a + v.cpuNs, 0) / 1e9,
+      processCpuSeconds: processCpuSeconds(t.pid),
+      rssBytes: status.rssBytes,
+      memoryBytes: status.stats.ramBytes,
+      diskReadBytes: sum('disk', 'read_bytes'),
+      diskWriteBytes: sum('disk', 'write_bytes'),
+      netRxBytes: sum('net', 'rx_bytes'),
+      netTxBytes: sum('net', 'tx_bytes'),
+    };
   }
 
   runningIds(): string[] {
@@ -212,7 +234,7 @@ export class LocalAgent implements HostAgent {
         continue;
       }
       if (!pid || !isRunner(pid, p.config)) continue;
-      const t: Tracked = { pid, logOffset: existsSync(p.log) ? statSync(p.log).size : 0, spec: specs.get(vmId)!, stopping: false, rebooting: false };
+      const t: Tracked = { pid, startedAt: processStartMs(pid), logOffset: existsSync(p.log) ? statSync(p.log).size : 0, spec: specs.get(vmId)!, stopping: false, rebooting: false };
       t.poll = setInterval(() => {
         if (!isAlive(pid)) this.exited(vmId, t, null, null);
       }, 250);
@@ -245,5 +267,58 @@ function isRunner(pid: number, configPath: string): boolean {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(configPath);
   } catch {
     return false;
+  }
+}
+
+interface RunnerStatus {
+  rssBytes: number;
+  stats: { vcpus: { cpuNs: number }[]; devices: Record<string, Record<string, number>>; ramBytes: number };
+}
+
+/** One JSON-lines request on a VM process's control socket. */
+function controlRequest(socketPath: string, msg: unknown, timeoutMs = 2000): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(socketPath);
+    let buf = '';
+    const timer = setTimeout(() => { c.destroy(); reject(new AgentError('The VM process did not answer.')); }, timeoutMs);
+    c.on('connect', () => c.write(JSON.stringify(msg) + '\n'));
+    c.on('data', (d) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      clearTimeout(timer);
+      c.destroy();
+      try {
+        resolve(JSON.parse(buf.slice(0, nl)));
+      } catch (e) {
+        reject(e);
+      }
+    });
+    c.on('error', (e) => { clearTimeout(timer); reject(e); });
+  });
+}
+
+const CLK_TCK = 100; // USER_HZ on Linux
+
+/** utime + stime of a process, from /proc (fields 14 and 15, after the command name). */
+function processCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+/** When a process started (ms since epoch), from /proc: for VMs adopted after a restart. */
+function processStartMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    return Date.now() - (uptime - startTicks / CLK_TCK) * 1000;
+  } catch {
+    return Date.now();
   }
 }

@@ -16,6 +16,20 @@ export interface HostCapacity {
   diskGiB: number;
 }
 
+/** A running VM's counters; the UI turns successive samples into rates. */
+export interface VmMetrics {
+  at: number; // ms since epoch
+  uptimeSeconds: number;
+  cpuSeconds: number; // vCPU threads' CPU time
+  processCpuSeconds: number; // the whole VM process (vCPUs + device emulation)
+  rssBytes: number; // resident memory of the VM process, guest RAM it touched included
+  memoryBytes: number; // configured guest RAM
+  diskReadBytes: number;
+  diskWriteBytes: number;
+  netRxBytes: number;
+  netTxBytes: number;
+}
+
 export interface HostAgent {
   readonly hostId: string;
   capacity(): Promise<HostCapacity>;
@@ -24,6 +38,8 @@ export interface HostAgent {
   start(vm: VmSpec): Promise<void>;
   stop(vmId: string, opts: { force: boolean }): Promise<void>;
   reboot(vmId: string): Promise<void>;
+  /** null when the VM is not running on this host. */
+  metrics(vmId: string): Promise<VmMetrics | null>;
 }
 
 /** A failure of a host agent with a message meant for the user (missing kernel, disk full, …). */

@@ -55,6 +55,13 @@ describe('VM lifecycle through the API with the local host agent', () => {
     expect((await errorOf(c.vm.start.mutate({ id: vm.id }))).message).toBe('The VM is already running.');
     expect((await errorOf(c.vm.delete.mutate({ id: vm.id }))).message).toMatch(/stop it first/);
 
+    const m1 = await c.vm.metrics.query({ id: vm.id });
+    expect(m1).toMatchObject({ memoryBytes: 64 * 2 ** 20 });
+    expect(m1!.uptimeSeconds).toBeGreaterThan(0);
+    expect(m1!.rssBytes).toBeGreaterThan(1 << 20);
+    expect(m1!.diskWriteBytes).toBeGreaterThanOrEqual(512); // the guest's boot counter
+    expect(m1!.cpuSeconds).toBeGreaterThanOrEqual(0);
+
     await c.vm.reboot.mutate({ id: vm.id });
     await new Promise((r) => setTimeout(r, 300));
     await serialUntil(serial, /boots=2/);
@@ -68,6 +75,7 @@ describe('VM lifecycle through the API with the local host agent', () => {
     await c.vm.forceStop.mutate({ id: vm.id });
     await waitState(vm.id, 'stopped');
 
+    expect(await c.vm.metrics.query({ id: vm.id })).toBeNull();
     await c.vm.delete.mutate({ id: vm.id });
     expect(await panel.db.vm.count({ where: { id: vm.id } })).toBe(0);
     const events = (await c.audit.list.query({ vmId: vm.id })).events.reverse().map((e) => `${e.action}:${e.outcome}`);

@@ -244,6 +244,17 @@ export const vmRouter = router({
     }),
   ),
 
+  /** Counters of a running VM (null when it is not running); the UI derives rates from successive samples. */
+  metrics: authedProcedure.input(vmIdInput).query(async ({ ctx, input }) => {
+    const { vm } = await loadVm(ctx.services.db, ctx.principal, input.id, 'view');
+    if (!vm.hostId || vm.state !== 'running') return null;
+    try {
+      return await ctx.services.hosts.forHost(vm.hostId).metrics(vm.id);
+    } catch (e) {
+      throw failure(e);
+    }
+  }),
+
   /**
    * Live updates: yields { vmId } whenever a VM the user may see changes
    * (state, size, shares, deletion). Clients refetch what they show.
