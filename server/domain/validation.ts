@@ -119,6 +119,21 @@ export const auditFilterInput = z.strictObject({
   cursor: id.optional(),
 });
 
+const serverPath = z
+  .string()
+  .max(4096, 'At most 4096 characters.')
+  .regex(/^\/[^\u0000]*$/, 'An absolute path on the panel host.');
+
+export const importImageInput = z.strictObject({
+  name: vmName,
+  description: z.string().max(500, 'At most 500 characters.').refine(noControlChars, 'Control characters are not allowed.').default(''),
+  kernelPath: serverPath,
+  initrdPath: serverPath.optional(),
+  diskTemplatePath: serverPath.optional(),
+  cmdline: z.string().max(2048, 'At most 2048 characters.').refine(noControlChars, 'Control characters are not allowed.').default(''),
+  minMemoryMiB: memoryMiB.default(64),
+});
+
 /** First message per field, keyed by dotted path: what forms show beside inputs. */
 export function fieldErrors(error: z.ZodError): Record<string, string> {
   const out: Record<string, string> = {};
