@@ -4,7 +4,7 @@
 // outlive a restart of the panel; `adopt()` finds them again from their pid
 // files.
 import { spawn } from 'node:child_process';
-import { closeSync, constants as fsc, existsSync, mkdirSync, openSync, readFileSync, statfsSync, statSync } from 'node:fs';
+import { closeSync, constants as fsc, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import { copyFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,6 +58,7 @@ export class LocalAgent implements HostAgent {
       dir,
       disk: path.join(dir, 'disk.img'),
       config: path.join(dir, 'run.json'),
+      spec: path.join(dir, 'spec.json'),
       serial: path.join(dir, 'serial.sock'),
       control: path.join(dir, 'control.sock'),
       vnc: path.join(dir, 'vnc.sock'),
@@ -116,6 +117,7 @@ export class LocalAgent implements HostAgent {
       pidFile: p.pid,
     };
     await writeFile(p.config, JSON.stringify(config, null, 2));
+    await writeFile(p.spec, JSON.stringify(vm));
     const logOffset = existsSync(p.log) ? statSync(p.log).size : 0;
     const log = openSync(p.log, 'a');
     const child = spawn(process.execPath, [this.runner, p.config], { detached: true, stdio: ['ignore', log, log] });
@@ -243,6 +245,21 @@ export class LocalAgent implements HostAgent {
       alive.push(vmId);
     }
     return alive;
+  }
+
+  /** adopt() for an agent that has no database: VM ids and specs from the data directory. */
+  adoptFromDisk(): string[] {
+    const root = path.join(this.opts.dataDir, 'vms');
+    if (!existsSync(root)) return [];
+    const specs = new Map<string, VmSpec>();
+    for (const id of readdirSync(root)) {
+      try {
+        specs.set(id, JSON.parse(readFileSync(this.paths(id).spec, 'utf8')) as VmSpec);
+      } catch {
+        /* never started here */
+      }
+    }
+    return this.adopt([...specs.keys()], specs);
   }
 
   /** Ends every VM process (tests and host shutdown; the panel itself leaves them running). */

@@ -10,13 +10,20 @@ export class NoHostError extends Error {
 
 export class HostRegistry {
   private agents = new Map<string, HostAgent>();
+  private keys = new Map<string, string>(); // remote agents' call-back keys, in memory only
 
-  register(agent: HostAgent): void {
+  register(agent: HostAgent, key?: string): void {
     this.agents.set(agent.hostId, agent);
+    if (key) this.keys.set(agent.hostId, key);
+  }
+
+  sameKey(hostId: string, key: string): boolean {
+    return this.keys.get(hostId) === key;
   }
 
   unregister(hostId: string): void {
     this.agents.delete(hostId);
+    this.keys.delete(hostId);
   }
 
   /** The agent for a VM's host, or any agent when the VM has none yet. */

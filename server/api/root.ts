@@ -6,6 +6,7 @@ import { shareRouter } from './routers/share';
 import { adminRouter } from './routers/admin';
 import { auditRouter } from './routers/audit';
 import { imagesRouter } from './routers/images';
+import { hostsRouter } from './routers/hosts';
 
 export const appRouter = router({
   auth: authRouter,
@@ -15,6 +16,7 @@ export const appRouter = router({
   admin: adminRouter,
   audit: auditRouter,
   images: imagesRouter,
+  hosts: hostsRouter,
 });
 
 export type AppRouter = typeof appRouter;

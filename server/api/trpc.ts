@@ -7,6 +7,8 @@ import type { Services } from '../services';
 import type { Principal } from '../auth/sessions';
 import { principalFromApiToken, principalFromSession } from '../auth/sessions';
 import { readCookie, SESSION_COOKIE } from '../auth/cookies';
+import { sha256 } from '../auth/secrets';
+import { HOST_TOKEN_PREFIX } from '../auth/sessions';
 import { fieldErrors } from '../domain/validation';
 import type { QuotaViolation } from '../domain/quota';
 
@@ -15,6 +17,8 @@ export interface Context {
   principal: Principal | null;
   ip: string;
   userAgent: string;
+  /** The raw `Authorization: Bearer` value, for host agents (their tokens are not users'). */
+  bearer: string | null;
   /** Adds a Set-Cookie header to the response (sessions are cookies). */
   setCookie: (cookie: string) => void;
 }
@@ -28,9 +32,14 @@ export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
   return req.socket.remoteAddress ?? '';
 }
 
-export async function authenticate(services: Services, req: IncomingMessage): Promise<Principal | null> {
+function bearerOf(req: IncomingMessage): string | null {
   const auth = req.headers.authorization;
-  if (auth?.startsWith('Bearer ')) return principalFromApiToken(services.db, auth.slice('Bearer '.length).trim());
+  return auth?.startsWith('Bearer ') ? auth.slice('Bearer '.length).trim() : null;
+}
+
+export async function authenticate(services: Services, req: IncomingMessage): Promise<Principal | null> {
+  const bearer = bearerOf(req);
+  if (bearer) return principalFromApiToken(services.db, bearer);
   const token = readCookie(req.headers.cookie, SESSION_COOKIE);
   return token ? principalFromSession(services.db, token) : null;
 }
@@ -42,6 +51,7 @@ export async function createContext(services: Services, req: IncomingMessage, re
     principal: await authenticate(services, req),
     ip: clientIp(req, services.config.TRUST_PROXY),
     userAgent: String(req.headers['user-agent'] ?? ''),
+    bearer: bearerOf(req),
     setCookie: (c) => {
       cookies.push(c);
       res.setHeader('Set-Cookie', cookies);
@@ -101,4 +111,13 @@ export const adminProcedure = authedProcedure.use(({ ctx, next }) => {
 export const sessionProcedure = authedProcedure.use(({ ctx, next }) => {
   if (!ctx.principal.sessionId) throw new TRPCError({ code: 'FORBIDDEN', message: 'Not available with an API token.' });
   return next({ ctx: { ...ctx, sessionId: ctx.principal.sessionId } });
+});
+
+/** Calls from a host agent, authenticated by its host token (created by an admin, stored hashed). */
+export const hostProcedure = t.procedure.use(async ({ ctx, next }) => {
+  const host = ctx.bearer?.startsWith(HOST_TOKEN_PREFIX)
+    ? await ctx.services.db.host.findFirst({ where: { tokenHash: sha256(ctx.bearer) } })
+    : null;
+  if (!host) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Unknown host token.' });
+  return next({ ctx: { ...ctx, host } });
 });

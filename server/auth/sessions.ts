@@ -34,6 +34,8 @@ export async function principalFromSession(db: Db, token: string): Promise<Princ
 }
 
 export const API_TOKEN_PREFIX = 'kvp_';
+/** Host agents' registration tokens: a prefix of their own, so they never pass for a user's. */
+export const HOST_TOKEN_PREFIX = 'kvh_';
 
 export function newApiToken(): { secret: string; hash: string; prefix: string } {
   const secret = API_TOKEN_PREFIX + newToken();

@@ -74,8 +74,29 @@ export interface NativeVm {
   /** Pairs [firstRow, endRow) changed since the previous call. */
   collectDirty(): Uint32Array;
   stats(): VmStats;
+  /** RFB (VNC) server on a unix socket, security None; throws if it cannot listen. */
+  startVnc(socketPath: string, name?: string): void;
+  stopVnc(): void;
+  /** null when no VNC server runs. */
+  vncStats(): VncStats | null;
   exitReason(): VmExit | null;
   readonly bootSummary: string;
+}
+
+export interface VncStats {
+  clients: number;
+  accepted: number;
+  /** clients closed for a protocol error */
+  closedBad: number;
+  collections: number;
+  updates: number;
+  updateBytes: number;
+  /** CPU time of the RFB thread */
+  cpuNs: number;
+  lastUpdateBytes: number;
+  lastUpdateRects: number;
+  lastUpdateCpuNs: number;
+  cutTextBytes: number;
 }
 
 export interface NativeVmClass {

@@ -133,7 +133,17 @@ export function runVm(cfg: VmRunConfig): void {
     vm.onSerial((d) => ring.push(d));
   }
 
-  if (cfg.vnc) line("vnc: not available yet");
+  // ---- VNC (rfb): the RFB server runs in the addon, on its own thread ----
+  if (cfg.vnc) {
+    const vncPath = unixPath(cfg.vnc);
+    try {
+      vm.startVnc(vncPath, cfg.name ?? cfg.id ?? "vm");
+      cleanups.push(() => vm.stopVnc());
+    } catch (e) {
+      finish(EXIT_CODES.usage, `error: ${(e as Error).message}`);
+      return;
+    }
+  }
 
   // ---- control socket (JSON lines) ----
   if (cfg.control) {
@@ -186,6 +196,7 @@ export function runVm(cfg: VmRunConfig): void {
           pid: process.pid,
           framebuffer: vm.framebufferInfo(),
           stats: vm.stats(),
+          vnc: vm.vncStats(), // rfb
           rssBytes: process.memoryUsage.rss(),
         };
       case "stop":

@@ -53,7 +53,10 @@ async function audited<T>(
 }
 
 export function specOf(vm: VmRow & { image: { id: string; name: string } }, image: { kernelPath: string; initrdPath: string | null; diskTemplatePath: string | null; cmdline: string }): VmSpec {
-  return { id: vm.id, name: vm.name, vcpus: vm.vcpus, memoryMiB: vm.memoryMiB, diskGiB: vm.diskGiB, image };
+  return {
+    id: vm.id, name: vm.name, vcpus: vm.vcpus, memoryMiB: vm.memoryMiB, diskGiB: vm.diskGiB,
+    image: { kernelPath: image.kernelPath, initrdPath: image.initrdPath, diskTemplatePath: image.diskTemplatePath, cmdline: image.cmdline },
+  };
 }
 
 async function imageFor(ctx: Context, imageId: string) {

@@ -1,0 +1,34 @@
+// The panel's side of a host agent on another machine: the same HostAgent
+// interface, carried over HTTP with the key the agent gave at registration.
+import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
+import superjson from 'superjson';
+import type { AgentRouter } from './api';
+import { AgentError, type HostAgent, type HostCapacity, type VmMetrics, type VmSpec } from './types';
+
+export class RemoteAgent implements HostAgent {
+  private readonly client;
+
+  constructor(readonly hostId: string, readonly url: string, key: string) {
+    this.client = createTRPCClient<AgentRouter>({
+      links: [httpLink({ url: `${url.replace(/\/$/, '')}/agent`, transformer: superjson, headers: { authorization: `Bearer ${key}` } })],
+    });
+  }
+
+  private async call<T>(f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (e) {
+      if (e instanceof TRPCClientError && e.data?.code === 'PRECONDITION_FAILED') throw new AgentError(e.message);
+      throw new AgentError(`host agent at ${this.url} failed: ${(e as Error).message}`);
+    }
+  }
+
+  capacity(): Promise<HostCapacity> { return this.call(() => this.client.capacity.query()); }
+  running(): Promise<string[]> { return this.call(() => this.client.running.query()); }
+  createDisk(vm: VmSpec): Promise<void> { return this.call(() => this.client.createDisk.mutate(vm)); }
+  deleteDisk(vmId: string): Promise<void> { return this.call(() => this.client.deleteDisk.mutate({ vmId })); }
+  start(vm: VmSpec): Promise<void> { return this.call(() => this.client.start.mutate(vm)); }
+  stop(vmId: string, opts: { force: boolean }): Promise<void> { return this.call(() => this.client.stop.mutate({ vmId, force: opts.force })); }
+  reboot(vmId: string): Promise<void> { return this.call(() => this.client.reboot.mutate({ vmId })); }
+  metrics(vmId: string): Promise<VmMetrics | null> { return this.call(() => this.client.metrics.query({ vmId })); }
+}

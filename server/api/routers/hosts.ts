@@ -1,0 +1,69 @@
+// Host agents on other machines: admins create a host and its token; the
+// agent (`npm run agent`) registers with it, hands over the key the panel
+// must use to call it back, and reports what its VMs do.
+import { TRPCError } from '@trpc/server';
+import { z } from 'zod';
+import { adminProcedure, hostProcedure, router } from '../trpc';
+import { vmName } from '../../domain/validation';
+import { newToken, sha256 } from '../../auth/secrets';
+import { HOST_TOKEN_PREFIX } from '../../auth/sessions';
+import { RemoteAgent } from '../../agent/remote';
+import { handleAgentReport } from '../../agent/reports';
+import { applyVmEvent } from '../vmEvents';
+import { isActive, isVmState } from '../../domain/vmState';
+import { audit } from '../audit';
+
+const capacity = z.strictObject({ cpus: z.number().int().min(0), memoryMiB: z.number().int().min(0), diskGiB: z.number().int().min(0) });
+const vmIdList = z.array(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/)).max(10_000);
+
+const report = z.discriminatedUnion('event', [
+  z.strictObject({ vmId: z.string().max(64), event: z.literal('started') }),
+  z.strictObject({ vmId: z.string().max(64), event: z.literal('stopped') }),
+  z.strictObject({ vmId: z.string().max(64), event: z.literal('rebooted') }),
+  z.strictObject({ vmId: z.string().max(64), event: z.literal('crashed'), reason: z.string().max(1000) }),
+]);
+
+export const hostsRouter = router({
+  /** The token is shown once; only its hash is kept. */
+  create: adminProcedure.input(z.strictObject({ name: vmName })).mutation(async ({ ctx, input }) => {
+    const db = ctx.services.db;
+    if (input.name === 'local' || (await db.host.findUnique({ where: { name: input.name } }))) {
+      throw new TRPCError({ code: 'CONFLICT', message: 'name: A host with this name exists.' });
+    }
+    const token = HOST_TOKEN_PREFIX + newToken();
+    const host = await db.host.create({ data: { name: input.name, url: '', tokenHash: sha256(token) } });
+    await audit(ctx, db, { action: 'host.create', targetType: 'host', targetId: host.id, targetName: host.name, outcome: 'ok' });
+    return { id: host.id, token };
+  }),
+
+  /**
+   * Called by the agent at start and then periodically (a restarted panel
+   * learns its agents again within one period). Reconciles the host's VMs
+   * with what actually runs there.
+   */
+  register: hostProcedure
+    .input(z.strictObject({ url: z.url().max(500), key: z.string().min(32).max(200), capacity, running: vmIdList }))
+    .mutation(async ({ ctx, input }) => {
+      const { db, hosts } = ctx.services;
+      await db.host.update({ where: { id: ctx.host.id }, data: { url: input.url, ...input.capacity, lastSeenAt: new Date() } });
+      const known = hosts.list().find((a) => a.hostId === ctx.host.id);
+      if (!(known instanceof RemoteAgent) || known.url !== input.url || !hosts.sameKey(ctx.host.id, input.key)) {
+        hosts.register(new RemoteAgent(ctx.host.id, input.url, input.key), input.key);
+        const running = new Set(input.running);
+        for (const vm of await db.vm.findMany({ where: { hostId: ctx.host.id } })) {
+          if (!isVmState(vm.state) || !isActive(vm.state)) continue;
+          if (!running.has(vm.id)) await applyVmEvent(ctx.services, vm.id, 'crashed', { lastError: 'The VM process is gone from its host.' }).catch(() => {});
+          else if (vm.state === 'starting') await applyVmEvent(ctx.services, vm.id, 'started').catch(() => {});
+        }
+      }
+      return { hostId: ctx.host.id };
+    }),
+
+  report: hostProcedure.input(report).mutation(async ({ ctx, input }) => {
+    const vm = await ctx.services.db.vm.findUnique({ where: { id: input.vmId }, select: { hostId: true } });
+    // A host speaks only for its own VMs.
+    if (!vm || vm.hostId !== ctx.host.id) throw new TRPCError({ code: 'NOT_FOUND', message: 'No such VM on this host.' });
+    await handleAgentReport(ctx.services, input);
+    return { ok: true };
+  }),
+});
