@@ -1,4 +1,5 @@
 'use client';
+import { useDocumentTitle } from '../_lib/title';
 import Link from 'next/link';
 import { useQuery } from '@tanstack/react-query';
 import { useTRPC } from '../_lib/trpc';
@@ -9,18 +10,26 @@ import { Empty, ErrorBox, Loading, PageHeader } from '../_components/States';
 
 const POLL = 2_000;
 
+function summary(data: { mine: { state: string }[]; shared: unknown[] } | undefined, name: string): string {
+  if (!data) return `Welcome, ${name}`;
+  const running = data.mine.filter((v) => v.state === 'running').length;
+  const parts = [`${data.mine.length} VM${data.mine.length === 1 ? '' : 's'}`, `${running} running`];
+  if (data.shared.length) parts.push(`${data.shared.length} shared with you`);
+  return parts.join(' · ');
+}
+
 export default function Dashboard() {
   const me = useMe();
+  useDocumentTitle('Dashboard');
   const trpc = useTRPC();
   const quota = useQuery(trpc.account.quota.queryOptions(undefined, { refetchInterval: POLL }));
   const vms = useQuery(trpc.vm.list.queryOptions(undefined, { refetchInterval: POLL }));
-  const full = quota.data ? quota.data.remaining.vms === 0 : false;
   return (
     <>
       <PageHeader
         title="Dashboard"
-        subtitle={`Signed in as ${me.name}`}
-        actions={<Link href="/vms/new" className="btn btn-primary" aria-disabled={full || undefined}>+ New VM</Link>}
+        subtitle={summary(vms.data, me.name)}
+        actions={<Link href="/vms/new" className="btn btn-primary">+ New VM</Link>}
       />
 
       <section className="card" aria-labelledby="usage-h">

@@ -4,13 +4,13 @@ import { useId, type InputHTMLAttributes, type ReactNode, type SelectHTMLAttribu
 interface Common { label: string; error?: string | null; hint?: ReactNode; className?: string }
 
 function describedBy(id: string, error?: string | null, hint?: ReactNode) {
-  return [error ? `${id}-err` : null, hint ? `${id}-hint` : null].filter(Boolean).join(' ') || undefined;
+  return [error ? `${id}-err` : null, hint && !error ? `${id}-hint` : null].filter(Boolean).join(' ') || undefined;
 }
 
 function Messages({ id, error, hint }: { id: string; error?: string | null; hint?: ReactNode }) {
   return (
     <>
-      {hint ? <div id={`${id}-hint`} className="field-hint">{hint}</div> : null}
+      {hint && !error ? <div id={`${id}-hint`} className="field-hint">{hint}</div> : null}
       {error ? <div id={`${id}-err`} className="field-error" role="alert">{error}</div> : null}
     </>
   );

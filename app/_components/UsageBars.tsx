@@ -11,6 +11,16 @@ export function formatAmount(r: QuotaResource, n: number): string {
   return String(n);
 }
 
+/** "1.5 / 8 GiB": both numbers in the limit's unit, so they compare at a glance. */
+function pairText(r: QuotaResource, used: number, limit: number) {
+  if (r === 'memoryMiB' && limit >= 1024) {
+    const g = (n: number) => (Number.isInteger(n / 1024) ? String(n / 1024) : (n / 1024).toFixed(1));
+    return <>{g(used)} <span className="muted">/ {g(limit)} GiB</span></>;
+  }
+  if (r === 'diskGiB') return <>{used} <span className="muted">/ {limit} GiB</span></>;
+  return <>{formatAmount(r, used)} <span className="muted">/ {formatAmount(r, limit)}</span></>;
+}
+
 export function UsageBar({ resource, used, limit }: { resource: QuotaResource; used: number; limit: number }) {
   const pct = limit > 0 ? Math.min(100, Math.round((used / limit) * 100)) : used > 0 ? 100 : 0;
   const tone = used > limit ? 'bad' : pct >= 90 ? 'warn' : 'ok';
@@ -20,7 +30,7 @@ export function UsageBar({ resource, used, limit }: { resource: QuotaResource; u
       <div className="usage-head">
         <span className="usage-label">{label}</span>
         <span className="usage-num">
-          {formatAmount(resource, used)} <span className="muted">/ {formatAmount(resource, limit)}</span>
+          {pairText(resource, used, limit)}
         </span>
       </div>
       <div

@@ -68,8 +68,9 @@ export function VmActions({ vm, compact, onDeleted }: { vm: VmLike; compact?: bo
             {muts[a].isPending ? `${LABEL[a]}…` : LABEL[a]}
           </button>
         ))}
-        {canDelete && !compact ? (
-          <button type="button" className="btn btn-sm btn-danger-outline" disabled={busy || vm.state === 'deleting'} onClick={() => setConfirmDelete(true)}>
+        {canDelete ? (
+          <button type="button" className="btn btn-sm btn-danger-outline" disabled={busy || vm.state === 'deleting'} onClick={() => setConfirmDelete(true)}
+            aria-label={compact ? `Delete ${vm.name}` : undefined}>
             Delete
           </button>
         ) : null}

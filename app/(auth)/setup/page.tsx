@@ -1,4 +1,5 @@
 'use client';
+import { useDocumentTitle } from '../../_lib/title';
 import { useEffect, useState, type FormEvent } from 'react';
 import { useRouter } from 'next/navigation';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
@@ -7,6 +8,7 @@ import { AccountForm } from '../../_components/AccountForm';
 import { Loading } from '../../_components/States';
 
 export default function SetupPage() {
+  useDocumentTitle('Set up');
   const trpc = useTRPC();
   const qc = useQueryClient();
   const router = useRouter();

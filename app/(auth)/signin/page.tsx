@@ -1,4 +1,5 @@
 'use client';
+import { useDocumentTitle } from '../../_lib/title';
 import { useEffect, useState, type FormEvent } from 'react';
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
@@ -9,6 +10,7 @@ import { Field, FormError } from '../../_components/Field';
 import { Loading } from '../../_components/States';
 
 export default function SignInPage() {
+  useDocumentTitle('Sign in');
   const trpc = useTRPC();
   const qc = useQueryClient();
   const router = useRouter();

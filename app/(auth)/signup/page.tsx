@@ -1,4 +1,5 @@
 'use client';
+import { useDocumentTitle } from '../../_lib/title';
 import { useEffect } from 'react';
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
@@ -8,6 +9,7 @@ import { AccountForm } from '../../_components/AccountForm';
 import { Loading } from '../../_components/States';
 
 export default function SignUpPage() {
+  useDocumentTitle('Create an account');
   const trpc = useTRPC();
   const qc = useQueryClient();
   const router = useRouter();

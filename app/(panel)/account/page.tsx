@@ -1,4 +1,5 @@
 'use client';
+import { useDocumentTitle } from '../../_lib/title';
 import { useState, type FormEvent } from 'react';
 import { useRouter } from 'next/navigation';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
@@ -121,7 +122,7 @@ function TokensCard() {
   const local = nr.success ? null : nr.error.issues[0]?.message ?? 'Invalid.';
   const server = create.error ? errorInfo(create.error, ['name']) : null;
   return (
-    <section className="card" aria-labelledby="tok-h">
+    <section className="card stack" aria-labelledby="tok-h">
       <h2 id="tok-h">API tokens</h2>
       <p className="muted small">Tokens act as you in the API (header <code>Authorization: Bearer …</code>). They cannot change your password or sessions.</p>
       {secret ? (
@@ -161,6 +162,7 @@ function TokensCard() {
 
 export default function AccountPage() {
   const me = useMe();
+  useDocumentTitle('Account');
   return (
     <>
       <PageHeader title="Account" subtitle={`${me.name} · ${me.email}`} />

@@ -1,4 +1,5 @@
 'use client';
+import { useDocumentTitle } from '../../../_lib/title';
 import Link from 'next/link';
 import { useParams, useRouter } from 'next/navigation';
 import { useQuery } from '@tanstack/react-query';
@@ -17,6 +18,7 @@ export default function VmPage() {
   const router = useRouter();
   const vm = useQuery(trpc.vm.get.queryOptions({ id }, { refetchInterval: (q) => (q.state.error ? false : 2_000) }));
   const canAudit = vm.data?.rights.includes('audit') ?? false;
+  useDocumentTitle(vm.data?.name ?? (vm.isError ? 'VM not available' : 'VM'));
   const events = useQuery(trpc.audit.list.queryOptions({ vmId: id, limit: 20 }, { enabled: canAudit, refetchInterval: 5_000 }));
 
   const crumbs = (name: string) => (

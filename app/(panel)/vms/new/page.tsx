@@ -1,4 +1,5 @@
 'use client';
+import { useDocumentTitle } from '../../../_lib/title';
 import { useEffect, useState, type FormEvent } from 'react';
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
@@ -24,6 +25,7 @@ function issue(schema: { safeParse: (v: unknown) => { success: boolean; error?: 
 const num = (s: string) => (s.trim() === '' ? NaN : Number(s));
 
 export default function NewVmPage() {
+  useDocumentTitle('New VM');
   const trpc = useTRPC();
   const qc = useQueryClient();
   const router = useRouter();
@@ -92,7 +94,7 @@ export default function NewVmPage() {
   return (
     <>
       <nav aria-label="Breadcrumb" className="crumbs"><Link href="/">Dashboard</Link> <span aria-hidden="true">/</span> <span>New VM</span></nav>
-      <PageHeader title="Create a virtual machine" subtitle="Choose an image and a size. What stays of your quota updates as you type." />
+      <PageHeader title="Create a virtual machine" subtitle="Choose an image and a size. What would remain of your quota updates as you type." />
       <div className="split">
         <form className="card stack" onSubmit={submit} noValidate aria-label="Create VM">
           <Field label="Name" name="name" autoComplete="off" spellCheck={false} placeholder="web-1" {...bind('name')} error={errorFor('name')}
