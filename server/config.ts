@@ -6,7 +6,7 @@ import { z } from 'zod';
 
 export const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-const schema = z.object({
+export const panelEnvSchema = z.object({
   HOST: z.string().min(1).default('localhost'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   DATA_DIR: z.string().min(1).default(path.join(ROOT_DIR, 'data')),
@@ -26,7 +26,7 @@ const schema = z.object({
   AGENT: z.enum(['local', 'none']).default('local'),
 });
 
-export type Config = z.infer<typeof schema> & {
+export type Config = z.infer<typeof panelEnvSchema> & {
   dataDir: string;
   databaseUrl: string;
   isPostgres: boolean;
@@ -36,7 +36,7 @@ export type Config = z.infer<typeof schema> & {
 export class ConfigError extends Error {}
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = schema.safeParse(env);
+  const parsed = panelEnvSchema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);

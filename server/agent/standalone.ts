@@ -15,7 +15,7 @@ import { ROOT_DIR } from '../config';
 import { agentContext, agentRouter } from './api';
 import { LocalAgent, type AgentReport } from './local';
 
-const envSchema = z.object({
+export const agentEnvSchema = z.object({
   PANEL_URL: z.url(),
   AGENT_TOKEN: z.string().startsWith(HOST_TOKEN_PREFIX, `must be a host token (${HOST_TOKEN_PREFIX}…) created in the panel's admin page`),
   AGENT_URL: z.url().optional(), // how the panel reaches this agent; default http://HOST:PORT
@@ -32,7 +32,7 @@ export interface StandaloneAgent {
 }
 
 export async function startStandaloneAgent(env: Record<string, string | undefined>): Promise<StandaloneAgent> {
-  const parsed = envSchema.safeParse(env);
+  const parsed = agentEnvSchema.safeParse(env);
   if (!parsed.success) throw new Error(`Invalid configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
   const cfg = parsed.data;
   const panel = createTRPCClient<AppRouter>({
