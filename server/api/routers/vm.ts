@@ -7,6 +7,7 @@ import { deltaForCreate, deltaForResize } from '../../domain/quota';
 import { isVmState, resizeRefusal, transition, type VmEvent } from '../../domain/vmState';
 import { vmRights, type VmAction } from '../../domain/permissions';
 import { loadVm } from '../vmAccess';
+import { chooseHost } from '../../domain/placement';
 import { chargeQuota, TX_OPTIONS } from '../quotaTx';
 import { applyVmEvent } from '../vmEvents';
 import { audit } from '../audit';
@@ -63,6 +64,28 @@ async function imageFor(ctx: Context, imageId: string) {
   const image = await ctx.services.db.image.findUnique({ where: { id: imageId } });
   if (!image) throw new TRPCError({ code: 'BAD_REQUEST', message: 'imageId: No such image.' });
   return image;
+}
+
+/**
+ * The connected host a new VM goes to (see domain/placement.ts), or null when
+ * there is none: the VM is then recorded unplaced. A full cluster is an error.
+ */
+async function placeVm(ctx: Context, want: { vcpus: number; memoryMiB: number }) {
+  const agents = ctx.services.hosts.list();
+  if (agents.length === 0) return null;
+  const [hosts, sums] = await Promise.all([
+    ctx.services.db.host.findMany({ where: { id: { in: agents.map((a) => a.hostId) } } }),
+    ctx.services.db.vm.groupBy({ by: ['hostId'], where: { hostId: { in: agents.map((a) => a.hostId) } }, _sum: { vcpus: true, memoryMiB: true } }),
+  ]);
+  const placed = chooseHost(
+    hosts.map((h) => {
+      const s = sums.find((x) => x.hostId === h.id)?._sum;
+      return { id: h.id, cpus: h.cpus, memoryMiB: h.memoryMiB, allocatedVcpus: s?.vcpus ?? 0, allocatedMemoryMiB: s?.memoryMiB ?? 0 };
+    }),
+    want,
+  );
+  if (!placed.hostId) throw new TRPCError({ code: 'PRECONDITION_FAILED', message: placed.reason! });
+  return agents.find((a) => a.hostId === placed.hostId)!;
 }
 
 /** What the UI shows for a VM, with what the viewer may do to it. */
@@ -152,7 +175,7 @@ export const vmRouter = router({
     if (input.memoryMiB < image.minMemoryMiB) {
       throw new TRPCError({ code: 'BAD_REQUEST', message: `memoryMiB: ${image.name} needs at least ${image.minMemoryMiB} MiB.` });
     }
-    const agent = services.hosts.list()[0] ?? null;
+    const agent = await placeVm(ctx, input);
     let vm;
     try {
       vm = await services.db.$transaction(async (tx) => {
