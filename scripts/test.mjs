@@ -1,6 +1,6 @@
 // `npm test`: installs what the tests need (npm packages; Debian's chromium
 // and postgresql when missing and running as root), builds everything, and
-// runs every suite: native unit tests and bounded fuzzing, the vitest suites
+// runs every suite: native unit tests and bounded fuzzing, a strict type check, the vitest suites
 // (domain, API over HTTP on SQLite and PostgreSQL, VMM integration), and the
 // Playwright browser tests. Ends with one summary line.
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -32,6 +32,13 @@ function nativeSuite() {
   record('fuzz', ran, f.status === 0 ? 0 : 1);
 }
 
+function typecheckSuite() {
+  step('Type check (tsc --noEmit, strict, the whole project)');
+  const r = run(path.join(ROOT, 'node_modules/.bin/tsc'), ['--noEmit', '-p', '.'], { capture: true, allowFailure: true });
+  process.stderr.write(r.stdout);
+  record('typecheck', r.status === 0 ? 1 : 0, r.status === 0 ? 0 : 1);
+}
+
 function vitestSuite() {
   step('vitest: domain rules, API over HTTP (SQLite + PostgreSQL), VMM integration');
   const out = path.join(tmp, 'vitest.json');
@@ -61,6 +68,7 @@ try {
   buildNative();
   if (want('e2e')) buildNext();
   if (want('native')) nativeSuite();
+  if (want('typecheck')) typecheckSuite();
   if (want('vitest')) vitestSuite();
   if (want('e2e') && existsSync(path.join(ROOT, 'playwright.config.ts'))) e2eSuite();
 } catch (e) {

@@ -16,6 +16,8 @@
 
 #include "boot/boot.h"
 #include "kvm/system.h"
+#include "rfb/machine_display.h"  // rfb: VNC server
+#include "rfb/server.h"
 #include "vmm/machine.h"
 
 namespace {
@@ -129,6 +131,11 @@ public:
                                InstanceMethod("framebufferInfo", &VmWrap::FramebufferInfo),
                                InstanceMethod("collectDirty", &VmWrap::CollectDirty),
                                InstanceMethod("stats", &VmWrap::Stats),
+                               // rfb: VNC server
+                               InstanceMethod("startVnc", &VmWrap::StartVnc),
+                               InstanceMethod("stopVnc", &VmWrap::StopVnc),
+                               InstanceMethod("vncStats", &VmWrap::VncStats),
+                               InstanceMethod("vncCutText", &VmWrap::VncCutText),
                                InstanceMethod("exitReason", &VmWrap::ExitReasonJs),
                                InstanceAccessor("bootSummary", &VmWrap::BootSummary, nullptr),
                                StaticMethod("isPvmHost", &VmWrap::IsPvmHost),
@@ -152,6 +159,7 @@ public:
     ~VmWrap() override {
         // Native threads may still post events: stop them before the
         // thread-safe function goes away.
+        vnc_.reset();  // rfb: its thread reads the framebuffer and sends input
         if (machine_) machine_->stop();
         release_tsfn();
     }
@@ -416,6 +424,66 @@ private:
         }
         return out;
     }
+
+    // ---- rfb: VNC server (begin) ----
+    // startVnc(path[, name]): RFB server on a unix socket, its own thread.
+    Napi::Value StartVnc(const Napi::CallbackInfo& info) {
+        Napi::Env env = info.Env();
+        if (!info[0].IsString()) throw Napi::TypeError::New(env, "startVnc(socketPath): string expected");
+        if (vnc_) throw Napi::Error::New(env, "VNC server already started");
+        std::string path = info[0].As<Napi::String>().Utf8Value();
+        std::string name = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "kvmpanel";
+        auto display = std::make_unique<vmm::rfb::MachineDisplay>(*machine_);
+        std::unique_ptr<vmm::rfb::Server> server;
+        std::string err;
+        try {
+            server = std::make_unique<vmm::rfb::Server>(*display, name);
+        } catch (const std::exception& e) {
+            throw Napi::Error::New(env, e.what());
+        }
+        if (!server->listen_unix(path, &err)) throw Napi::Error::New(env, "vnc socket " + path + ": " + err);
+        server->start();
+        vnc_display_ = std::move(display);
+        vnc_ = std::move(server);
+        return env.Undefined();
+    }
+
+    Napi::Value StopVnc(const Napi::CallbackInfo& info) {
+        vnc_.reset();
+        vnc_display_.reset();
+        return info.Env().Undefined();
+    }
+
+    Napi::Value VncStats(const Napi::CallbackInfo& info) {
+        Napi::Env env = info.Env();
+        if (!vnc_) return env.Null();
+        vmm::rfb::ServerStats s = vnc_->stats();
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("clients", static_cast<double>(s.clients));
+        o.Set("accepted", static_cast<double>(s.accepted));
+        o.Set("closedBad", static_cast<double>(s.closed_bad));
+        o.Set("collections", static_cast<double>(s.collections));
+        o.Set("missedRects", static_cast<double>(s.missed_rects));
+        o.Set("updates", static_cast<double>(s.updates));
+        o.Set("updateBytes", static_cast<double>(s.update_bytes));
+        o.Set("cpuNs", static_cast<double>(s.cpu_ns));
+        o.Set("lastUpdateBytes", static_cast<double>(s.last_update_bytes));
+        o.Set("lastUpdateRects", static_cast<double>(s.last_update_rects));
+        o.Set("lastUpdateCpuNs", static_cast<double>(s.last_update_cpu_ns));
+        o.Set("cutTextBytes", static_cast<double>(s.cut_text_bytes));
+        return o;
+    }
+    // The latest ClientCutText any VNC client sent ("" if none).
+    Napi::Value VncCutText(const Napi::CallbackInfo& info) {
+        std::string latin1 = vnc_ ? vnc_->cut_text() : std::string();
+        std::u16string text(latin1.begin(), latin1.end());  // RFB text is ISO 8859-1
+        for (size_t i = 0; i < latin1.size(); ++i) text[i] = static_cast<unsigned char>(latin1[i]);
+        return Napi::String::New(info.Env(), text);
+    }
+    // Declared before machine_ would be nicer, but ~VmWrap resets it first.
+    std::unique_ptr<vmm::rfb::MachineDisplay> vnc_display_;
+    std::unique_ptr<vmm::rfb::Server> vnc_;
+    // ---- rfb: VNC server (end) ----
 
     std::shared_ptr<Machine> machine_;
     std::shared_ptr<Events> events_;

@@ -79,6 +79,8 @@ export interface NativeVm {
   stopVnc(): void;
   /** null when no VNC server runs. */
   vncStats(): VncStats | null;
+  /** The latest clipboard text a VNC client sent (ClientCutText, Latin-1), "" if none. */
+  vncCutText(): string;
   exitReason(): VmExit | null;
   readonly bootSummary: string;
 }

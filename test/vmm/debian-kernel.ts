@@ -149,7 +149,7 @@ function cpioNewc(entries: CpioEntry[]): Buffer {
   let ino = 1;
   for (const e of [...entries, { name: "TRAILER!!!", mode: 0 }]) {
     const data = "data" in e && e.data ? e.data : Buffer.alloc(0);
-    const rdev = "rdev" in e && e.rdev ? e.rdev : [0, 0];
+    const rdev: [number, number] = "rdev" in e && e.rdev ? e.rdev : [0, 0];
     const name = Buffer.from(`${e.name}\0`);
     const fields = [ino++, e.mode, 0, 0, 1, 0, data.length, 0, 0, rdev[0], rdev[1], name.length, 0];
     push(Buffer.from(`070701${fields.map(hex).join("")}`, "latin1"));

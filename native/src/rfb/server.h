@@ -1,0 +1,149 @@
+// The RFB server of one VM: one thread ("vmm-vnc") with epoll over the
+// listening unix socket, the clients, a timerfd (collection tick) and an
+// eventfd (wake-up / stop).
+//
+// Change tracking: while some client waits for an update, ONE collector runs
+// every kIntervalNs (12 ms; every 2 ms for 100 ms after client input, so an
+// echoed key shows fast; every 33 ms after a second without change): it takes the
+// display's dirty rows (KVM dirty log), copies each dirty row once, compares
+// it with the server's shadow framebuffer, turns the differences into exact
+// rectangles and adds them to every client's damage. Clients are encoded
+// from the shadow, never from guest memory, so what was compared is what is
+// sent. A client gets its next update only after the previous one has been
+// written out (a stalled client costs at most one frame of memory).
+//
+//   rfb::Server s(display, "vm name");
+//   s.listen_unix("/run/vm.vnc", &err);   // or add_client(fd)
+//   s.start();  ...  s.stop();            // the destructor stops too
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "rfb/session.h"
+
+namespace vmm::rfb {
+
+struct Surface {
+    const uint8_t* base = nullptr;  // XRGB8888 rows, `stride` bytes apart
+    uint64_t size = 0;              // bytes readable at base
+    uint32_t width = 0, height = 0, stride = 0;
+    bool enabled = false;
+};
+
+// What the server needs from the machine (vmm::Machine via MachineDisplay,
+// or a fake in tests). Called on the server thread only, except input.
+class Display : public InputSink {
+public:
+    virtual Surface surface() = 0;
+    // Row ranges [first, end) written since the previous call.
+    virtual std::vector<std::pair<uint32_t, uint32_t>> dirty_rows() = 0;
+};
+
+struct ServerStats {
+    uint64_t clients = 0;          // connected now
+    uint64_t accepted = 0, closed_bad = 0;
+    uint64_t collections = 0, changed_rects = 0;
+    uint64_t missed_rects = 0;     // changes found by the safety sweep, not the dirty log
+    uint64_t updates = 0, update_bytes = 0;
+    uint64_t cpu_ns = 0;           // the server thread's CPU time
+    uint64_t last_update_bytes = 0, last_update_rects = 0;
+    uint64_t last_update_cpu_ns = 0;  // encode time of the last update
+    uint64_t cut_text_bytes = 0;   // length of the latest ClientCutText
+};
+
+class Server {
+public:
+    static constexpr uint64_t kIntervalNs = 12'000'000;    // collection tick
+    static constexpr uint64_t kFastIntervalNs = 2'000'000;  // for a moment after input
+    static constexpr uint64_t kFastWindowNs = 100'000'000;
+    static constexpr uint64_t kIdleIntervalNs = 33'000'000;  // nothing changed for kIdleAfterNs
+    static constexpr uint64_t kIdleAfterNs = 1'000'000'000;
+    static constexpr size_t kMaxClients = 32;
+    static constexpr uint32_t kScanTicks = 64;  // full safety sweep every 64 collections
+
+    using Log = std::function<void(const std::string&)>;
+
+    explicit Server(Display& display, std::string name = "kvmpanel", Log log = {});
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Before start(): listen on a unix socket (an old socket file is replaced; mode 0600).
+    bool listen_unix(const std::string& path, std::string* err);
+    void start();
+    void stop();  // closes every client and the socket; joins
+    // Adopts a connected socket (e.g. one end of a socketpair). Any thread.
+    void add_client(int fd);
+    // Ask for a collection soon (e.g. the guest changed mode). Any thread.
+    void wake();
+
+    ServerStats stats() const;
+    // The latest ClientCutText of any client (the UI offers paste-as-typing).
+    std::string cut_text() const;
+
+private:
+    struct Client {
+        int fd = -1;
+        std::unique_ptr<Session> session;
+        size_t sent = 0;  // bytes of session->out() already written
+        bool want_out = false;  // EPOLLOUT registered
+    };
+
+    // Sessions report input here (server thread): forwards to the display
+    // and remembers when, to collect faster while the guest reacts.
+    struct InputProxy : InputSink {
+        Server* s;
+        explicit InputProxy(Server* srv) : s(srv) {}
+        void key_event(uint16_t qnum, bool down) override;
+        void pointer_event(int32_t x, int32_t y, uint32_t buttons, int32_t wheel) override;
+    };
+
+    void run();
+    void new_client(int fd);
+    void accept_all();
+    void drain_adds();
+    void client_readable(Client& c);
+    bool flush(Client& c);  // false: closed
+    void close_client(int fd, std::string why, bool bad);  // why by value: it may live in the session
+    void collect();
+    // Compares the given rows of the surface with the shadow (updating it);
+    // returns the changed rectangles.
+    std::vector<Rect> refine(const Surface& s, const std::vector<std::pair<uint32_t, uint32_t>>& rows);
+    void service();  // updates for clients that can take one
+    void arm();      // timer for the next collection if anyone waits
+    uint64_t now_ns() const;
+
+    Display& display_;
+    std::string name_;
+    Log log_;
+    int ep_ = -1, listen_fd_ = -1, timer_fd_ = -1, event_fd_ = -1;
+    std::string path_;
+    std::thread thread_;
+    std::atomic<bool> stopping_{false}, wake_{false};
+    InputProxy proxy_{this};
+
+    mutable std::mutex mu_;  // adds_, stats_, cut_text_
+    std::vector<int> adds_;
+    ServerStats stats_;
+    std::string cut_text_;
+
+    // Server thread only.
+    std::map<int, Client> clients_;
+    std::vector<uint8_t> shadow_, row_;
+    Surface geom_;   // geometry the shadow has
+    bool have_shadow_ = false;
+    uint64_t last_collect_ = 0, armed_at_ = 0, last_input_ = 0, last_change_ = 0;
+    uint64_t collections_ = 0, changed_rects_ = 0, missed_rects_ = 0;
+    uint32_t scan_row_ = 0;
+};
+
+}  // namespace vmm::rfb
