@@ -20,17 +20,24 @@ function spec(id: string, extra: Partial<VmSpec> = {}): VmSpec {
 }
 
 /** Reads the serial socket until `re` matches (the runner replays the boot log to new clients). */
-function serialUntil(sock: string, re: RegExp, send?: string, ms = 10_000): Promise<string> {
+function serialUntil(sock: string, re: RegExp, ms = 10_000): Promise<string> {
   return new Promise((resolve, reject) => {
     let out = '';
     const c = net.connect(sock);
     const timer = setTimeout(() => { c.destroy(); reject(new Error(`timeout waiting for ${re}; got: ${out.slice(-300)}`)); }, ms);
-    c.on('connect', () => send && c.write(send));
     c.on('data', (d) => {
       out += d.toString('latin1');
       if (re.test(out)) { clearTimeout(timer); c.destroy(); resolve(out); }
     });
     c.on('error', (e) => { clearTimeout(timer); reject(e); });
+  });
+}
+
+/** Types a line on the serial console; resolves once it has been handed to the VM process. */
+function serialSend(sock: string, line: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(sock, () => c.end(line, resolve));
+    c.on('error', reject);
   });
 }
 
@@ -78,7 +85,7 @@ describe('local host agent', () => {
     await serialUntil(agent.paths('vm-a').serial, /guest ready vcpus=1 memory=64 boots=1/);
 
     const mark = reports.length;
-    await serialUntil(agent.paths('vm-a').serial, /guest ready/, 'reboot\n');
+    await serialSend(agent.paths('vm-a').serial, 'reboot\n');
     await reportFor('vm-a', 'rebooted', mark);
     await reportFor('vm-a', 'started', mark);
     await waitFor(() => (existsSync(agent.paths('vm-a').serial) ? true : undefined));
@@ -104,7 +111,8 @@ describe('local host agent', () => {
 
     await agent.start(vm);
     mark = reports.length;
-    await serialUntil(agent.paths('vm-b').serial, /guest ready/, 'poweroff\n').catch(() => {});
+    await serialUntil(agent.paths('vm-b').serial, /guest ready/);
+    await serialSend(agent.paths('vm-b').serial, 'poweroff\n');
     await reportFor('vm-b', 'stopped', mark);
     expect(agent.runningIds()).not.toContain('vm-b');
   });
