@@ -1,7 +1,8 @@
 // Helpers for the VM integration tests: find (or build) the test guest, and
 // drive a VM over its serial port.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -25,6 +26,26 @@ export function guestImage(): string | undefined {
   }
   const fallback = join(ROOT, "native", "guest", "build", "guest.elf");
   return existsSync(fallback) ? fallback : undefined;
+}
+
+/**
+ * What every VMM test file needs before its first test: the VMM built (the
+ * addon and bundles, or the native runner), the test guest, and a temporary
+ * directory. Register with `beforeAll(() => ({ guest, tmp } = prepareVmTests(...)))`.
+ */
+export function prepareVmTests(tmpPrefix: string, build: "bundles" | "native-runner"): { guest: string; tmp: string } {
+  const b =
+    build === "bundles"
+      ? spawnSync(process.execPath, [join(ROOT, "scripts", "vm.mjs"), "--build-only"], { cwd: ROOT, stdio: "inherit" })
+      : spawnSync("make", ["-C", join(ROOT, "native"), "-j2", "--no-print-directory", "runner"], { stdio: "inherit" });
+  if (b.status !== 0) throw new Error(`building the VMM (${build}) failed`);
+  const guest = guestImage();
+  if (!guest) throw new Error("no test guest: `npm run guest` must build native/guest");
+  return { guest, tmp: mkdtempSync(join(tmpdir(), tmpPrefix)) };
+}
+
+export function removeTmp(tmp: string): void {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
 }
 
 /** Accumulates serial text and waits for patterns in it. */

@@ -1,32 +1,23 @@
 // Integration tests: the project's test guest (native/guest) booted through
 // the addon and through `npm run vm` (scripts/vm.mjs), on real /dev/kvm.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { loadNative, type NativeVm, type VmExit } from "./native";
-import { guestImage, kvmUsable, ROOT, runCli, SerialLog } from "./testing";
+import { kvmUsable, prepareVmTests, removeTmp, ROOT, runCli, SerialLog } from "./testing";
 
 const canRun = kvmUsable();
 let guest = "";
 let tmp = "";
 
 beforeAll(() => {
-  if (!canRun) return;
-  // Builds the addon and the bundles when missing.
-  const b = spawnSync(process.execPath, [join(ROOT, "scripts", "vm.mjs"), "--build-only"], { cwd: ROOT, stdio: "inherit" });
-  if (b.status !== 0) throw new Error("building the VMM failed");
-  guest = guestImage() ?? "";
-  if (!guest) throw new Error("no test guest: `npm run guest` must build native/guest");
-  tmp = mkdtempSync(join(tmpdir(), "vmtest-"));
+  if (canRun) ({ guest, tmp } = prepareVmTests("vmtest-", "bundles"));
 }, 600_000);
 
-afterAll(() => {
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => removeTmp(tmp));
 
 interface Session {
   vm: NativeVm;

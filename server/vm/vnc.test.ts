@@ -4,31 +4,21 @@
 // key events, and checks the `draw` pattern pixel for pixel.
 //
 // VNC_BENCH=1 also measures bytes and latency (printed, not asserted).
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { guestImage, kvmUsable, ROOT, runCli } from "./testing";
+import { kvmUsable, prepareVmTests, removeTmp, runCli } from "./testing";
 
 const canRun = kvmUsable();
 let guest = "";
 let tmp = "";
 
 beforeAll(() => {
-  if (!canRun) return;
-  const b = spawnSync(process.execPath, [join(ROOT, "scripts", "vm.mjs"), "--build-only"], { cwd: ROOT, stdio: "inherit" });
-  if (b.status !== 0) throw new Error("building the VMM failed");
-  guest = guestImage() ?? "";
-  if (!guest) throw new Error("no test guest: `npm run guest` must build native/guest");
-  tmp = mkdtempSync(join(tmpdir(), "vnctest-"));
+  if (canRun) ({ guest, tmp } = prepareVmTests("vnctest-", "bundles"));
 }, 600_000);
 
-afterAll(() => {
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => removeTmp(tmp));
 
 /** Minimal RFB 3.8 client: Raw decoding (32bpp native format), ZRLE byte counting only. */
 class RfbClient {

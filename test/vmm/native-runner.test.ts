@@ -3,14 +3,13 @@
 // two stay interchangeable (flags, serial + control sockets, stderr lines,
 // exit codes of config.ts EXIT_CODES).
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { EXIT_CODES } from "../../server/vm/config";
-import { guestImage, kvmUsable, ROOT, SerialLog } from "../../server/vm/testing";
+import { kvmUsable, prepareVmTests, removeTmp, ROOT, SerialLog } from "../../server/vm/testing";
 
 const canRun = kvmUsable();
 const RUNNER = join(ROOT, "native", "build", "kvmvmm-runner");
@@ -18,17 +17,10 @@ let guest = "";
 let tmp = "";
 
 beforeAll(() => {
-  if (!canRun) return;
-  const b = spawnSync("make", ["-C", join(ROOT, "native"), "-j2", "--no-print-directory", "runner"], { stdio: "inherit" });
-  if (b.status !== 0) throw new Error("make -C native runner failed");
-  guest = guestImage() ?? "";
-  if (!guest) throw new Error("no test guest");
-  tmp = mkdtempSync(join(tmpdir(), "runnertest-"));
+  if (canRun) ({ guest, tmp } = prepareVmTests("runnertest-", "native-runner"));
 }, 600_000);
 
-afterAll(() => {
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => removeTmp(tmp));
 
 function run(args: string[]) {
   const child = spawn(RUNNER, args, { stdio: ["pipe", "pipe", "pipe"] });
