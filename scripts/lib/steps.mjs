@@ -66,8 +66,9 @@ export async function generatePrisma() {
 }
 
 export function buildNative() {
-  step('Building the VMM (native addon, runner bundles) and the test guest');
+  step('Building the VMM (native addon, VM runner) and the test guest');
   run(process.execPath, ['scripts/vm.mjs', '--build-only']);
+  run('make', ['-C', 'native', '-j2', '--no-print-directory', 'runner'], { stdout: 'ignore' });
   run(process.execPath, ['scripts/guest.mjs'], { stdout: 'ignore' });
 }
 

@@ -14,7 +14,7 @@ import { isActive, isVmState } from '../domain/vmState';
 export async function startLocalAgent(services: Services): Promise<LocalAgent | null> {
   const { config, db } = services;
   if (config.AGENT !== 'local') return null;
-  const runner = path.join(ROOT_DIR, 'native/build/runner.mjs');
+  const runner = path.join(ROOT_DIR, 'native/build/kvmvmm-runner');
   if (!existsSync('/dev/kvm') || !existsSync(runner)) {
     console.error(`agent: not starting the local host agent (${existsSync('/dev/kvm') ? 'the VMM is not built: npm run build' : '/dev/kvm is missing'})`);
     return null;

@@ -1,5 +1,6 @@
 // The host agent for this machine: prepares VM disks under the data
-// directory and runs one VM process per running VM (native/build/runner.mjs),
+// directory and runs one VM process per running VM (the native runner,
+// native/build/kvmvmm-runner: ~7 ms to start, ~4 MiB of its own memory),
 // reporting what happens to them. Runner processes are detached, so they
 // outlive a restart of the panel; `adopt()` finds them again from their pid
 // files.
@@ -28,7 +29,7 @@ export interface LocalAgentOptions {
   hostId: string;
   dataDir: string;
   report: (r: AgentReport) => void;
-  runner?: string; // path of the bundled runner
+  runner?: string; // the VM runner executable
 }
 
 interface Tracked {
@@ -48,7 +49,7 @@ export class LocalAgent implements HostAgent {
 
   constructor(private readonly opts: LocalAgentOptions) {
     this.hostId = opts.hostId;
-    this.runner = opts.runner ?? path.join(ROOT_DIR, 'native/build/runner.mjs');
+    this.runner = opts.runner ?? path.join(ROOT_DIR, 'native/build/kvmvmm-runner');
   }
 
   paths(vmId: string) {
@@ -114,13 +115,14 @@ export class LocalAgent implements HostAgent {
       disks: [{ path: p.disk }],
       serial: `unix:${p.serial}`,
       control: `unix:${p.control}`,
+      vnc: `unix:${p.vnc}`,
       pidFile: p.pid,
     };
     await writeFile(p.config, JSON.stringify(config, null, 2));
     await writeFile(p.spec, JSON.stringify(vm));
     const logOffset = existsSync(p.log) ? statSync(p.log).size : 0;
     const log = openSync(p.log, 'a');
-    const child = spawn(process.execPath, [this.runner, p.config], { detached: true, stdio: ['ignore', log, log] });
+    const child = spawn(this.runner, [p.config], { detached: true, stdio: ['ignore', log, log] });
     closeSync(log);
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);

@@ -9,7 +9,7 @@ import type { VmSpec } from '../../server/agent/types';
 import { ROOT_DIR } from '../../server/config';
 
 const GUEST = path.join(ROOT_DIR, 'native/guest/build/guest.elf');
-const RUNNER = path.join(ROOT_DIR, 'native/build/runner.mjs');
+const RUNNER = path.join(ROOT_DIR, 'native/build/kvmvmm-runner');
 
 let dataDir: string;
 let agent: LocalAgent;
@@ -55,7 +55,7 @@ const reportFor = (vmId: string, event: AgentReport['event'], after = 0) =>
   waitFor(() => reports.slice(after).find((r) => r.vmId === vmId && r.event === event));
 
 beforeAll(() => {
-  if (!existsSync(GUEST) || !existsSync(RUNNER)) throw new Error('build first: node scripts/vm.mjs --build-only && npm run guest');
+  if (!existsSync(GUEST) || !existsSync(RUNNER)) throw new Error('build first: make -C native runner && npm run guest');
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'kvmpanel-agent-'));
   agent = new LocalAgent({ hostId: 'local', dataDir, report: (r) => reports.push(r) });
 });
