@@ -5,10 +5,9 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startPostgres, postgresAvailable, type PgServer } from './postgres';
+import { PG_TEMPLATE, startPostgres, postgresAvailable, type PgServer } from './postgres';
 
 export const TEMPLATE_DIR = path.resolve('test/.tmp/template');
-export const PG_TEMPLATE = 'kvmpanel_template';
 
 // @ts-expect-error plain ESM script without types
 import { migrate as applyMigrations } from '../../scripts/migrate.mjs';

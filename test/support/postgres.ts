@@ -21,6 +21,21 @@ function binDir(): string | null {
   return versions[0] ? path.join(base, versions[0], 'bin') : null;
 }
 
+/** The migrated database each test database is copied from. */
+export const PG_TEMPLATE = 'kvmpanel_template';
+
+/** CREATE DATABASE through a server's admin URL; returns the new database's URL. */
+export async function createDatabase(adminUrl: string, name: string, template?: string): Promise<string> {
+  const c = new pg.Client({ connectionString: adminUrl });
+  await c.connect();
+  try {
+    await c.query(`CREATE DATABASE "${name}"${template ? ` TEMPLATE "${template}"` : ''}`);
+  } finally {
+    await c.end();
+  }
+  return adminUrl.replace(/\/[^/]*$/, `/${name}`);
+}
+
 export function postgresAvailable(): boolean {
   return binDir() !== null;
 }
@@ -73,16 +88,7 @@ export async function startPostgres(): Promise<PgServer> {
 
   return {
     url,
-    async createDatabase(name, template) {
-      const c = new pg.Client({ connectionString: url('postgres') });
-      await c.connect();
-      try {
-        await c.query(`CREATE DATABASE "${name}"${template ? ` TEMPLATE "${template}"` : ''}`);
-      } finally {
-        await c.end();
-      }
-      return url(name);
-    },
+    createDatabase: (name, template) => createDatabase(url('postgres'), name, template),
     async stop() {
       const exited = new Promise((r) => (proc.exitCode !== null ? r(null) : proc.once('exit', r)));
       proc.kill('SIGINT'); // "fast" shutdown

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
-import pg from 'pg';
+import { createDatabase, PG_TEMPLATE } from './postgres';
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import superjson from 'superjson';
 import { loadConfig } from '../../server/config';
@@ -28,14 +28,7 @@ export async function freshDatabaseUrl(kind: DbKind): Promise<string> {
   const admin = inject('pgAdminUrl');
   if (!admin) throw new Error('PostgreSQL not available');
   const name = `t_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
-  const c = new pg.Client({ connectionString: admin });
-  await c.connect();
-  try {
-    await c.query(`CREATE DATABASE "${name}" TEMPLATE "kvmpanel_template"`);
-  } finally {
-    await c.end();
-  }
-  return admin.replace(/\/postgres$/, `/${name}`);
+  return createDatabase(admin, name, PG_TEMPLATE);
 }
 
 export interface TestPanel {
