@@ -1,16 +1,15 @@
 // Starts the real panel for the browser tests: fresh temporary DATA_DIR,
-// migrations, one image row (there is no image UI yet), then
-// `tsx server/main.ts` in production mode on a free port.
+// migrations, the built-in images (the real test guest), then
+// `tsx server/main.ts` in production mode on a free port with its local host
+// agent, so VMs started from the browser are real VM processes.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(import.meta.url);
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -37,6 +36,18 @@ async function waitFor(url: string, child: ChildProcess, logFile: string, ms = 9
   throw new Error(`the panel did not answer ${url} within ${ms / 1000} s; see ${logFile}`);
 }
 
+/** VM processes outlive the panel by design (they are re-adopted on restart): end the test's own. */
+function killLeftoverVms(dataDir: string) {
+  const vms = path.join(dataDir, 'vms');
+  if (!existsSync(vms)) return;
+  for (const id of readdirSync(vms)) {
+    try {
+      const pid = Number(readFileSync(path.join(vms, id, 'vm.pid'), 'utf8').trim());
+      if (pid > 0 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dataDir)) process.kill(pid, 'SIGKILL');
+    } catch { /* no pid file or already gone */ }
+  }
+}
+
 export default async function globalSetup() {
   if (!existsSync(path.join(ROOT, '.next/BUILD_ID'))) {
     throw new Error('No production build of the UI (.next/BUILD_ID is missing). Run `NEXT_TELEMETRY_DISABLED=1 npx next build` first (`npm test` does it).');
@@ -45,20 +56,18 @@ export default async function globalSetup() {
     throw new Error('Debian chromium is missing: apt-get install -y chromium (the tests never download a browser).');
   }
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'kvmpanel-e2e-'));
-  // AGENT=none: a panel without a host of its own, so lifecycle actions give the
-  // deterministic "No host available" refusal the tests check.
-  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1', AGENT: 'none' };
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1', AGENT: 'local' };
   delete env.DATABASE_URL;
   delete env.PUBLIC_URL;
 
   const m = spawnSync(process.execPath, [path.join(ROOT, 'scripts/migrate.mjs')], { cwd: ROOT, env, encoding: 'utf8' });
   if (m.status !== 0) throw new Error(`migration failed:\n${m.stderr}`);
 
-  const Database = require('better-sqlite3');
-  const db = new Database(path.join(dataDir, 'panel.db'));
-  db.prepare('INSERT INTO "Image" (id, name, description, kind, kernelPath, minMemoryMiB, builtin) VALUES (?, ?, ?, ?, ?, ?, 1)')
-    .run('img-e2e-guest', 'test-guest', "The project's own small guest OS.", 'test-guest', '/nonexistent/guest.elf', 32);
-  db.close();
+  if (!existsSync(path.join(ROOT, 'native/guest/build/guest.elf'))) {
+    throw new Error('The test guest is not built (native/guest/build/guest.elf). Run `npm run guest` first (`npm test` does it).');
+  }
+  const r = spawnSync(path.join(ROOT, 'node_modules/.bin/tsx'), ['server/images/registerBuiltin.ts'], { cwd: ROOT, env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`registering the built-in images failed:\n${r.stderr}`);
 
   const port = await freePort();
   const logFile = path.join(dataDir, 'panel.log');
@@ -80,6 +89,7 @@ export default async function globalSetup() {
   return async () => {
     child.kill('SIGTERM');
     await new Promise((r) => { if (child.exitCode !== null) r(null); else child.once('exit', r); setTimeout(r, 5000).unref(); });
+    killLeftoverVms(dataDir);
     if (!process.env.E2E_KEEP_DATA) rmSync(dataDir, { recursive: true, force: true });
   };
 }
