@@ -18,12 +18,12 @@
 //      share of the host's total CPU time (nproc x S); /proc/stat busy time of
 //      the whole host over the same window is printed too.
 //
-// Columns: "ours (node)" = the bundled runner `node native/build/cli.mjs`
-// (what `npm run vm` and the agent start), "ours (native)" = the C++ runner
-// prototype native/build/kvmvmm-runner when built, "qemu" = qemu-system-x86_64.
+// Columns: "ours" = the product's VM process, native/build/kvmvmm-runner
+// (what the host agent starts and `npm run vm` runs), started directly as the
+// agent does; "qemu" = qemu-system-x86_64; "ours/qemu" = the ratio.
 // Every process started here is killed before exit (also on Ctrl-C).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 
@@ -53,14 +53,10 @@ function mustRun(cmd: string, args: string[], what: string): string {
   return r.stdout;
 }
 
-progress("building the addon, runner bundles and the test guest if needed");
+progress("building the VM runner and the test guest if needed");
 mustRun(process.execPath, [join(ROOT, "scripts/vm.mjs"), "--build-only"], "building the VMM");
 const guest = mustRun(process.execPath, [join(ROOT, "scripts/guest.mjs")], "building the guest").trim().split("\n").at(-1)!.trim();
-const nativeRunner = join(ROOT, "native/build/kvmvmm-runner");
-if (existsSync(join(ROOT, "native/src/runner"))) {
-  progress("building the native runner (make -C native runner)");
-  mustRun("make", ["-C", "native", "-j2", "--no-print-directory", "runner"], "building native/build/kvmvmm-runner");
-}
+const runner = join(ROOT, "native/build/kvmvmm-runner");
 if (spawnSync("sh", ["-c", "command -v qemu-system-x86_64"]).status !== 0) {
   progress("qemu-system-x86_64 missing: apt-get install -y qemu-system-x86");
   mustRun("apt-get", ["install", "-y", "qemu-system-x86"], "installing QEMU");
@@ -73,8 +69,7 @@ interface Side {
 }
 const ourArgs = ["--kernel", guest, "--memory", String(MEM_MIB), "--framebuffer", "none", "--serial", "stdio"];
 const SIDES: Side[] = [
-  { name: "ours (node)", cmd: process.execPath, args: [join(ROOT, "native/build/cli.mjs"), ...ourArgs] },
-  ...(existsSync(nativeRunner) ? [{ name: "ours (native)", cmd: nativeRunner, args: ourArgs }] : []),
+  { name: "ours", cmd: runner, args: ourArgs },
   {
     name: "qemu",
     cmd: "qemu-system-x86_64",
@@ -289,7 +284,7 @@ const rows: [string, (r: Result) => number, (v: number) => string][] = [
 ];
 const qemu = results.get("qemu");
 const ours = SIDES.filter((s) => s.name !== "qemu");
-const header = ["", ...SIDES.map((s) => s.name), ...(qemu ? ours.map((s) => `${s.name.replace("ours ", "")}/qemu`) : [])];
+const header = ["", ...SIDES.map((s) => s.name), ...(qemu ? ours.map((s) => `${s.name}/qemu`) : [])];
 const table: string[][] = [header];
 for (const [label, get, fmt] of rows) {
   const vals = SIDES.map((s) => get(results.get(s.name)!));

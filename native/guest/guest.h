@@ -92,9 +92,19 @@ struct acpi_info {
     struct ioapic ioapics[MAX_IOAPICS];
     uint32_t isa_gsi[16];    /* ISA IRQ -> GSI (interrupt source overrides) */
     uint16_t isa_flags[16];  /* MPS INTI flags of the override, 0 = bus default */
+    /* FADT (0 when absent): the ACPI fixed hardware power.c drives. */
+    uint32_t sci_irq, smi_cmd, fadt_flags;
+    uint16_t pm1a_evt, pm1a_cnt; /* I/O ports */
+    uint8_t pm1_evt_len, acpi_enable;
+    uint8_t slp_typ_s5;          /* SLP_TYPa of the DSDT's \_S5 (5 if not found) */
 };
 extern struct acpi_info acpi;
 void acpi_init(uint64_t rsdp_hint);
+
+/* power.c: ACPI power button (fixed feature, SCI) and S5 poweroff */
+void power_init(void);
+bool power_poll(void); /* true if anything happened */
+void power_off(void) __attribute__((noreturn));
 
 /* irq.c */
 /* Level vector in a lower priority class than edge: while a level interrupt

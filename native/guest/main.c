@@ -56,8 +56,7 @@ static void run(char *cmd) {
     } else if (!strncmp(cmd, "echo", 4) && (cmd[4] == ' ' || !cmd[4])) {
         kprintf("%s\n", cmd[4] ? cmd + 5 : "");
     } else if (!strncmp(cmd, "poweroff", 9)) {
-        outw(PM1A_CNT, (5 << 10) | (1 << 13)); /* SLP_TYP=S5 | SLP_EN */
-        for (;;) sys_halt();
+        power_off(); /* SLP_TYP=S5 | SLP_EN to PM1a_CNT */
     } else if (!strncmp(cmd, "reboot", 7)) {
         outb(I8042_CMD, 0xFE); /* i8042 pulse reset line */
         outb(RESET_PORT, 0x06);
@@ -120,6 +119,7 @@ void guest_main(void) {
     blk_boot_counter();
     irq_route_isa(4);
     irq_route_isa(1);
+    power_init();
     int vcpus = smp_wait(aps);
     uint64_t mib = (low_top + high_bytes + (1u << 19)) >> 20;
     kprintf("guest ready vcpus=%d memory=%lu boots=%u\n", vcpus, mib, blk_boots);
@@ -131,6 +131,7 @@ void guest_main(void) {
         while ((c = serial_getc()) >= 0) { shell_input(c); busy = true; }
         while (kbd_poll(&c)) { if (c >= 0) shell_input(c); busy = true; }
         if (net_poll()) busy = true;
+        if (power_poll()) busy = true;
         irq_level_done();
         if (!busy) sys_halt();
     }

@@ -127,6 +127,7 @@ public:
                                InstanceMethod("onModeChange", &VmWrap::OnModeChange),
                                InstanceMethod("keyEvent", &VmWrap::KeyEvent),
                                InstanceMethod("pointerEvent", &VmWrap::PointerEvent),
+                               InstanceMethod("powerButton", &VmWrap::PowerButton),
                                InstanceMethod("framebuffer", &VmWrap::Framebuffer),
                                InstanceMethod("framebufferInfo", &VmWrap::FramebufferInfo),
                                InstanceMethod("collectDirty", &VmWrap::CollectDirty),
@@ -312,6 +313,11 @@ private:
     Napi::Value PointerEvent(const Napi::CallbackInfo& info) {
         machine_->pointer_event(info[0].ToNumber().Int32Value(), info[1].ToNumber().Int32Value(),
                                 info[2].ToNumber().Uint32Value(), info.Length() > 3 ? info[3].ToNumber().Int32Value() : 0);
+        return info.Env().Undefined();
+    }
+
+    Napi::Value PowerButton(const Napi::CallbackInfo& info) {
+        machine_->power_button();
         return info.Env().Undefined();
     }
 

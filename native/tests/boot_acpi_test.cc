@@ -188,6 +188,8 @@ TEST(boot_acpi_tables_checksums_and_fields) {
     uint64_t flags = ram.u(fadt + 112, 4);
     CHECK(flags & (1 << 10));                    // RESET_REG_SUP
     CHECK(!(flags & (1 << 20)));                 // not HW_REDUCED_ACPI
+    CHECK(!(flags & (1 << 4)));                  // fixed-feature power button (PM1 PWRBTN)
+    CHECK(flags & (1 << 5));                     // no sleep button
     CHECK_EQ(*ram.at(fadt + 116), 1);            // RESET_REG in system I/O
     CHECK_EQ(ram.u(fadt + 120, 8), p::kResetPort);
     CHECK_EQ(*ram.at(fadt + 128), 6);

@@ -7,6 +7,7 @@
 #include "check.h"
 #include "core/device.h"
 #include "devices/i8042.h"
+#include "devices/pm.h"
 #include "devices/rtc.h"
 #include "devices/serial.h"
 
@@ -80,4 +81,40 @@ TEST(devices_i8042_and_rtc_concurrent) {
     }
     host.join();
     CHECK(got > 0);
+}
+
+// The agent's power button (control socket thread) against a guest that
+// services PM1 from its vCPU thread: every press is seen, and the SCI line
+// always ends up matching STS & EN.
+TEST(devices_pm_power_button_concurrent_with_guest) {
+    std::atomic<int> level{0};
+    auto pm = std::make_shared<vmm::Pm>(vmm::IrqLine(9, [&](uint32_t, bool l) { level = l; }), [] {});
+    vmm::Bus bus;
+    bus.add(0x600, vmm::Pm::kWindow, pm);
+    uint16_t en = vmm::Pm::kPwrBtnSts;
+    bus.write(0x602, reinterpret_cast<const uint8_t*>(&en), 2);
+    constexpr int kPresses = 2000;
+    std::atomic<int> pressed{0}, handled{0};
+    std::thread host([&] {
+        for (int i = 0; i < kPresses; ++i) {
+            // Press again only once the guest handled the previous one.
+            while (handled.load() < i) std::this_thread::yield();
+            pm->power_button();
+            ++pressed;
+        }
+    });
+    while (handled.load() < kPresses) {
+        uint16_t sts = 0;
+        bus.read(0x600, reinterpret_cast<uint8_t*>(&sts), 2);
+        if (!(sts & vmm::Pm::kPwrBtnSts)) { std::this_thread::yield(); continue; }
+        CHECK(level.load());
+        bus.write(0x600, reinterpret_cast<const uint8_t*>(&sts), 2);  // write 1 to clear
+        ++handled;
+    }
+    host.join();
+    CHECK_EQ(pressed.load(), kPresses);
+    uint16_t sts = 0xffff;
+    bus.read(0x600, reinterpret_cast<uint8_t*>(&sts), 2);
+    CHECK_EQ(sts, 0);
+    CHECK(!level.load());
 }

@@ -68,6 +68,8 @@ export interface NativeVm {
   keyEvent(qnum: number, down: boolean): void;
   /** Absolute framebuffer coordinates; buttons bit0 left, bit1 middle, bit2 right. */
   pointerEvent(x: number, y: number, buttons: number, wheel?: number): void;
+  /** Presses the ACPI power button: an ACPI guest shuts down and powers off. */
+  powerButton(): void;
   /** Zero-copy view of the guest framebuffer (XRGB8888), null without one. */
   framebuffer(): ArrayBuffer | null;
   framebufferInfo(): FramebufferInfo | null;

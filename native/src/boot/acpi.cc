@@ -137,9 +137,10 @@ Bytes fadt(uint64_t facs, uint64_t dsdt) {
     le(b, at(98), 1001, 2);                 // P_LVL3_LAT > 1000: C3 not supported
     b[at(108)] = 0x32;                      // CENTURY: CMOS register of the RTC's century byte
     le(b, at(109), (1 << 1) | (1 << 2), 2);  // IAPC_BOOT_ARCH: 8042 present, VGA not present
-    // Flags: WBINVD, PROC_C1, PWR_BUTTON and SLP_BUTTON (no fixed-feature
-    // buttons), RESET_REG_SUP.
-    le(b, at(112), (1 << 0) | (1 << 2) | (1 << 4) | (1 << 5) | (1 << 10), 4);
+    // Flags: WBINVD, PROC_C1, SLP_BUTTON (no sleep button), RESET_REG_SUP.
+    // PWR_BUTTON (bit 4) stays clear: the power button is the fixed feature
+    // of PM1 (devices/pm.h), which is how the agent asks a guest to shut down.
+    le(b, at(112), (1 << 0) | (1 << 2) | (1 << 5) | (1 << 10), 4);
     gas(b, at(116), 1, 8, 1, p::kResetPort);  // RESET_REG: system I/O, byte
     b[at(128)] = 0x06;                        // RESET_VALUE
     b[at(131)] = 0;                           // FADT minor version (6.0)

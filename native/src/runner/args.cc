@@ -13,9 +13,10 @@
 namespace runner {
 
 const char* const kUsage =
-    "usage: kvmvmm-runner --kernel FILE [--initrd FILE] [--cmdline STR] [--disk FILE[,ro]]...\n"
-    "       [--vcpus N] [--memory MiB] [--serial stdio|unix:PATH] [--vnc unix:PATH] [--net tap:NAME[,mac=MAC]]\n"
-    "       [--framebuffer WxH|none] [--control unix:PATH] [--pid-file FILE] [--name NAME]";
+    "usage: npm run vm -- --kernel FILE [--initrd FILE] [--cmdline STR] [--disk FILE[,ro]]...\n"
+    "       [--vcpus N] [--memory MiB] [--serial stdio|none|unix:PATH] [--vnc unix:PATH] [--net tap:NAME[,mac=MAC]]\n"
+    "       [--framebuffer WxH|none] [--control unix:PATH] [--pid-file FILE] [--name NAME]\n"
+    "   or: native/build/kvmvmm-runner with the same flags, or kvmvmm-runner CONFIG.json";
 
 namespace {
 
@@ -118,7 +119,8 @@ Options parse_args(const std::vector<std::string>& argv) {
 
 void validate(const Options& o) {
     const vmm::MachineConfig& m = o.machine;
-    // The limits of server/vm/config.ts (its messages, prefixed "config: ").
+    // Checked here with the config file's key names, before the machine
+    // checks them again (vmm::validate), so both ways read alike.
     if (m.ram_mib < 16) throw invalid_argument("config: memoryMiB: memory: at least 16 MiB");
     if (m.ram_mib > (1u << 20)) throw invalid_argument("config: memoryMiB: too big");
     if (m.vcpus < 1 || m.vcpus > 64) throw invalid_argument("config: vcpus: 1..64");

@@ -1,10 +1,43 @@
-// kvmvmm-runner: one VM process without Node (prototype). Same flags,
-// CONFIG.json, serial and control-socket protocol, stderr lines and exit
-// codes as the Node runner (server/vm/cli.ts, runner.ts, config.ts EXIT_CODES):
+// kvmvmm-runner: the VM process, one per VM (what the host agent spawns and
+// what `npm run vm` runs). No Node: vmm::Machine and the RFB server linked
+// into a small program.
 //
 //   kvmvmm-runner --kernel FILE [--memory MiB] [--serial stdio|none|unix:PATH]
-//                 [--control unix:PATH] [--pid-file FILE] ...
-//   kvmvmm-runner CONFIG.json        (what the agent writes for runner.mjs)
+//                 [--control unix:PATH] [--pid-file FILE] ...   (args.h kUsage)
+//   kvmvmm-runner CONFIG.json        (what the agent writes, args.h)
+//
+// Exit: one line on stderr, `vm: <reason>: <message>`, and the code of the
+// reason: 0 poweroff, 10 reset, 11 triple-fault, 12 internal-error,
+// 13 fail-entry, 14 vmm-error, 15 stopped (signal, Ctrl-A x or "stop");
+// 2 bad arguments, config or kernel (one `error: ...` line, nothing ran);
+// 1 unexpected failure. (server/vm/config.ts EXIT_CODES mirrors them.)
+//
+// Control socket (--control unix:PATH): JSON lines. Each request is one
+// object on one line (at most 64 KiB); each gets exactly one reply line, in
+// order. Unknown keys are ignored; a missing number counts as 0.
+//   {"cmd":"status"}       -> {"ok":true,"state":"running"|"exited","exit":null|{"reason","message"},
+//                              "pid","framebuffer":null|{width,height,stride,bpp,enabled,size},
+//                              "stats":{"vcpus":[{cpuNs,exits,ioExits,mmioExits}],"devices":{...},
+//                              "ramBytes"},"vnc":null|{clients,accepted,closedBad,collections,
+//                              changedRects,missedRects,updates,updateBytes,cpuNs,lastUpdateBytes,
+//                              lastUpdateRects,lastUpdateCpuNs,cutTextBytes},"rssBytes"}
+//   {"cmd":"stop"}         -> {"ok":true}; the VM ends now (exit 15, "stopped")
+//   {"cmd":"powerbutton"}  -> {"ok":true}; presses the ACPI power button
+//                             (PM1 PWRBTN_STS + SCI): a guest that handles it
+//                             shuts down and powers off (exit 0). A guest that
+//                             ignores it keeps running: the caller decides
+//                             when to fall back to "stop" or SIGTERM.
+//   {"cmd":"key","qnum":N,"down":true|false}
+//                          -> {"ok":true}; a PS/2 key (QEMU qnum: set-1 make
+//                             code, 0x80|code for E0-prefixed keys)
+//   {"cmd":"pointer","x":X,"y":Y,"buttons":B,"wheel":W}
+//                          -> {"ok":true}; absolute framebuffer pixels,
+//                             buttons bit0 left, bit1 middle, bit2 right
+//   anything else          -> {"ok":false,"error":"bad JSON"|"unknown cmd"}
+//
+// Serial: with stdio the terminal is COM1 (raw mode on a tty; Ctrl-A x
+// quits); with unix:PATH any number of clients attach and each first gets
+// the last 256 KiB of output. Signals: SIGTERM, SIGINT, SIGHUP stop the VM.
 //
 // One thread runs a poll() loop over stdin, the unix sockets, a signalfd and
 // an eventfd the vCPU threads bump when they have serial output, input space
@@ -24,7 +57,6 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -36,6 +68,7 @@
 #include "rfb/server.h"
 #include "runner/args.h"
 #include "runner/json.h"
+#include "runner/serial_buffers.h"
 #include "vmm/machine.h"
 
 namespace {
@@ -61,7 +94,7 @@ int exit_code(vmm::ExitKind k) {
     return 1;
 }
 
-// One line on stderr, newlines folded as runner.ts does.
+// One line on stderr: a message never spans lines.
 void line(const std::string& msg) {
     std::string s;
     for (char c : msg) s += (c == '\n' || c == '\r') ? ' ' : c;
@@ -87,23 +120,6 @@ bool write_all(int fd, const uint8_t* p, size_t n) {
     }
     return true;
 }
-
-// Recent serial output, replayed to each new serial client.
-class Ring {
-public:
-    void push(const uint8_t* p, size_t n) {
-        if (n >= kRingBytes) {
-            buf_.assign(p + n - kRingBytes, p + n);
-            return;
-        }
-        buf_.insert(buf_.end(), p, p + n);
-        if (buf_.size() > kRingBytes) buf_.erase(buf_.begin(), buf_.begin() + static_cast<long>(buf_.size() - kRingBytes));
-    }
-    const std::deque<uint8_t>& contents() const { return buf_; }
-
-private:
-    std::deque<uint8_t> buf_;
-};
 
 // What the vCPU threads hand to the loop.
 struct Events {
@@ -172,12 +188,12 @@ public:
         ev_->fd = efd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (sfd_ < 0 || efd_ < 0) return fail(1, std::string("error: ") + std::strerror(errno));
 
-        if (kvm::System::is_pvm_host()) line(std::string("note: ") + kvm::System::pvm_notice());
         try {
             m_ = std::make_unique<vmm::Machine>(o_.machine);
         } catch (const std::exception& e) {
-            return fail(2, std::string("error: ") + e.what());
+            return fail(2, std::string("error: ") + e.what());  // the one line a bad config gets
         }
+        if (kvm::System::is_pvm_host()) line(std::string("note: ") + kvm::System::pvm_notice());
         auto ev = ev_;
         m_->set_serial_sink([ev](const uint8_t* p, size_t n) {
             std::lock_guard<std::mutex> g(ev->mu);
@@ -222,7 +238,7 @@ public:
             }
         }
         if (!o_.vnc_path.empty()) {
-            // The RFB server runs on its own thread, as in the addon (runner.ts).
+            // The RFB server runs on its own thread (vmm-vnc).
             std::string err;
             try {
                 vnc_display_ = std::make_unique<vmm::rfb::MachineDisplay>(*m_);
@@ -374,23 +390,14 @@ private:
     }
 
     void push_input(const char* p, size_t n) {
-        pending_.emplace_back(p, n);
+        pending_.push(p, n);
         flush_input();
     }
 
-    // Bytes the UART refused wait here, in order, until it has space again.
+    // Bytes the UART refused wait in pending_, in order, until it has space
+    // again; meanwhile no more input is read.
     void flush_input() {
-        while (!pending_.empty()) {
-            std::string& head = pending_.front();
-            size_t took = m_->write_serial(reinterpret_cast<const uint8_t*>(head.data()), head.size());
-            if (took < head.size()) {
-                head.erase(0, took);
-                input_blocked_ = true;
-                return;
-            }
-            pending_.pop_front();
-        }
-        input_blocked_ = false;
+        input_blocked_ = !pending_.flush([this](const uint8_t* p, size_t n) { return m_->write_serial(p, n); });
     }
 
     void on_signal() {
@@ -435,8 +442,7 @@ private:
             if (fd < 0) return;
             Client c{fd, control, {}, {}};
             if (!control) {
-                const auto& r = ring_.contents();
-                c.out.assign(r.begin(), r.end());
+                c.out = ring_.contents();
             }
             clients_[fd] = std::move(c);
         }
@@ -499,6 +505,10 @@ private:
             m_->key_event(static_cast<uint16_t>(static_cast<uint32_t>(get_num("qnum")) & 0xffff), down);
             return R"({"ok":true})";
         }
+        if (cmd == "powerbutton") {
+            m_->power_button();
+            return R"({"ok":true})";
+        }
         if (cmd == "pointer") {
             m_->pointer_event(static_cast<int32_t>(get_num("x")), static_cast<int32_t>(get_num("y")),
                               static_cast<uint32_t>(get_num("buttons")), static_cast<int32_t>(get_num("wheel")));
@@ -546,7 +556,8 @@ private:
         else {
             vmm::rfb::ServerStats v = vnc_->stats();
             s += R"({"clients":)" + num(v.clients) + R"(,"accepted":)" + num(v.accepted) + R"(,"closedBad":)" +
-                 num(v.closed_bad) + R"(,"collections":)" + num(v.collections) + R"(,"updates":)" + num(v.updates) +
+                 num(v.closed_bad) + R"(,"collections":)" + num(v.collections) + R"(,"changedRects":)" +
+                 num(v.changed_rects) + R"(,"missedRects":)" + num(v.missed_rects) + R"(,"updates":)" + num(v.updates) +
                  R"(,"updateBytes":)" + num(v.update_bytes) + R"(,"cpuNs":)" + num(v.cpu_ns) + R"(,"lastUpdateBytes":)" +
                  num(v.last_update_bytes) + R"(,"lastUpdateRects":)" + num(v.last_update_rects) +
                  R"(,"lastUpdateCpuNs":)" + num(v.last_update_cpu_ns) + R"(,"cutTextBytes":)" + num(v.cut_text_bytes) +
@@ -566,8 +577,8 @@ private:
     int efd_ = -1, sfd_ = -1, serial_lfd_ = -1, control_lfd_ = -1;
     std::map<int, Client> clients_;
     std::vector<int> drop_;
-    Ring ring_;
-    std::deque<std::string> pending_;
+    runner::OutputRing ring_{kRingBytes};
+    runner::InputQueue pending_;
     bool input_blocked_ = false;
     bool stdin_open_ = false;
     bool stdout_broken_ = false;
@@ -584,7 +595,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     Options o;
     try {
-        // One argument that is not a flag: CONFIG.json, as runner.ts takes it.
+        // One argument that is not a flag: CONFIG.json (the agent's way).
         if (args.size() == 1 && args[0].rfind("-", 0) != 0) o = runner::parse_config_file(args[0]);
         else o = runner::parse_args(args);
     } catch (const std::exception& e) {

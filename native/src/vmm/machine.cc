@@ -163,9 +163,9 @@ void Machine::build_devices() {
                                       [this](uint32_t w, uint32_t h, uint32_t stride) { set_mode(w, h, stride, true); }));
     }
 
-    add_pio(platform::kPm1aEvtPort, Pm::kWindow,
-            std::make_shared<Pm>(IrqLine(kSciGsi, setter),
-                                 [this] { request_exit(ExitKind::Poweroff, "guest powered off (ACPI S5)"); }));
+    pm_ = std::make_shared<Pm>(IrqLine(kSciGsi, setter),
+                               [this] { request_exit(ExitKind::Poweroff, "guest powered off (ACPI S5)"); });
+    add_pio(platform::kPm1aEvtPort, Pm::kWindow, pm_);
     add_pio(platform::kResetPort, ResetRegister::kWindow, std::make_shared<ResetRegister>([this] {
                 request_exit(ExitKind::Reset, "guest reset (port 0xCF9)");
             }));
@@ -466,6 +466,10 @@ ExitReason Machine::exit_reason() const {
 size_t Machine::write_serial(const uint8_t* data, size_t n) { return serial_->push_input(data, n); }
 
 void Machine::key_event(uint16_t qnum, bool down) { i8042_->key_event(qnum, down); }
+
+// Pm serializes with the vCPU threads' port accesses on its own mutex; the
+// SCI goes through KVM_IRQ_LINE, which any thread may call.
+void Machine::power_button() { pm_->power_button(); }
 
 void Machine::pointer_event(int32_t x, int32_t y, uint32_t buttons, int32_t wheel) {
     FramebufferInfo fb = framebuffer();

@@ -37,6 +37,7 @@ namespace vmm {
 class Serial;
 class I8042;
 class Rtc;
+class Pm;
 namespace virtio {
 class InputDevice;
 class NetDevice;
@@ -99,6 +100,9 @@ public:
     // Absolute position in framebuffer pixels; buttons: bit0 left, bit1
     // middle, bit2 right (VNC order); wheel > 0 up.
     void pointer_event(int32_t x, int32_t y, uint32_t buttons, int32_t wheel);
+    // Presses the ACPI power button (PM1 PWRBTN_STS, SCI if the guest enabled
+    // it): an ACPI guest shuts down and powers off. Any thread.
+    void power_button();
 
     FramebufferInfo framebuffer() const;
     // Row ranges [first, last) written since the previous call (merged,
@@ -139,6 +143,7 @@ private:
     std::shared_ptr<Serial> serial_;
     std::shared_ptr<I8042> i8042_;
     std::shared_ptr<Rtc> rtc_;
+    std::shared_ptr<Pm> pm_;
     std::vector<uint32_t> virtio_slots_;
     std::vector<std::shared_ptr<Device>> devices_;  // everything on the buses
     std::shared_ptr<virtio::InputDevice> tablet_;
