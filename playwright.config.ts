@@ -9,7 +9,7 @@ export default defineConfig({
   outputDir: 'test-results',
   globalSetup: './e2e/global-setup.ts',
   fullyParallel: false,
-  workers: 1, // one panel, one story: setup first, then the rest
+  workers: 1, // one panel shared by the spec files, which run one after another
   retries: 0,
   timeout: 60_000,
   expect: { timeout: 10_000 },
@@ -25,5 +25,9 @@ export default defineConfig({
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
     },
   },
-  projects: [{ name: 'chromium', use: { browserName: 'chromium' } }],
+  projects: [
+    // First-run setup happens once, before every spec file (which then sign in as ADMIN).
+    { name: 'setup', testMatch: /first-run\.setup\.ts$/, use: { browserName: 'chromium' } },
+    { name: 'chromium', dependencies: ['setup'], use: { browserName: 'chromium' } },
+  ],
 });

@@ -1,38 +1,8 @@
 import { expect, test } from '@playwright/test';
 import { ADMIN, BOB, signIn, stepShots } from './support';
 
-// One panel for the whole file: first-run setup must come first.
+// One panel for the whole file (first-run setup ran before it: e2e/first-run.setup.ts).
 test.describe.configure({ mode: 'serial' });
-
-test('first-run setup creates the admin and lands on the dashboard', async ({ page }, info) => {
-  const shot = stepShots(info);
-  await page.goto('/signin');
-  await expect(page).toHaveURL(/\/setup$/);
-  await expect(page.getByRole('heading', { name: 'Set up the panel' })).toBeVisible();
-  await shot(page, 'setup-form');
-
-  await page.getByRole('button', { name: 'Create administrator' }).click();
-  await expect(page.getByText('Name is required.')).toBeVisible();
-  await shot(page, 'setup-validation');
-
-  await page.getByLabel('Name', { exact: true }).fill(ADMIN.name);
-  await page.getByLabel('Email', { exact: true }).fill(ADMIN.email);
-  await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-  await page.getByLabel('Confirm password', { exact: true }).fill(ADMIN.password);
-  await page.getByRole('button', { name: 'Create administrator' }).click();
-
-  await expect(page.getByRole('heading', { name: 'Dashboard' })).toBeVisible();
-  await expect(page).toHaveTitle('Dashboard · KVM Panel');
-  await expect(page.getByRole('banner')).toContainText(ADMIN.name);
-  await expect(page.getByRole('link', { name: 'Admin' })).toBeVisible();
-  await expect(page.getByText('No virtual machines yet')).toBeVisible();
-  await expect(page.getByRole('meter', { name: 'VMs used', exact: true })).toHaveAttribute('aria-valuetext', '0 of 5');
-  await shot(page, 'dashboard-empty');
-
-  // Setup is done: /setup now sends people to sign-in.
-  await page.goto('/setup');
-  await expect(page).toHaveURL(/\/$/);
-});
 
 test('sign-out and sign-in; a wrong password shows the error in the form', async ({ page }, info) => {
   const shot = stepShots(info);
@@ -177,7 +147,7 @@ test('sharing: viewer sees the VM, cannot delete it, loses it when revoked', asy
   expect(forced.body.error.json.data.code).toBe('FORBIDDEN');
   expect(forced.body.error.json.message).toContain('does not include "delete"');
 
-  // The owner revokes; Bob's open page notices on its next poll.
+  // The owner revokes; Bob's open page learns it from the live feed.
   await page.getByRole('button', { name: `Revoke access for ${BOB.email}` }).click();
   await expect(page.getByText('Not shared with anyone')).toBeVisible();
   await shot(page, 'owner-revoked');

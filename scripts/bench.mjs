@@ -8,8 +8,8 @@ import { fileURLToPath } from "node:url";
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const BENCHES = {
   vmm: "VM start time, VMM memory overhead and idle CPU, side by side with QEMU",
-  console: "console (serial/VNC) throughput",
-  lifecycle: "VM create/start/stop through the agent",
+  console: "browser console (VNC over WebSocket): bytes, server CPU, key round trip, side by side with QEMU + websockify",
+  lifecycle: "start call to guest ready and stop to stopped through the panel's tRPC API; 64 MiB VMs started in 60 s",
 };
 
 const [name, ...rest] = process.argv.slice(2);

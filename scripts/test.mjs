@@ -63,7 +63,7 @@ function e2eSuite() {
 try {
   mkdirSync(tmp, { recursive: true });
   ensureNodeModules();
-  ensureDebianPackages(['postgresql', 'chromium']);
+  ensureDebianPackages(['postgresql', 'chromium', 'vncsnapshot', 'netpbm']);
   await generatePrisma();
   buildNative();
   if (want('e2e')) buildNext();

@@ -8,11 +8,17 @@ import type { Db, Tx } from './db/client';
 export interface VmChange {
   vmId: string;
   audience: string[]; // owner and share recipients (admins see everything)
+  state?: string; // the state the VM just entered, when the change was a state change
 }
 
 export interface AccessEnded {
   userId: string;
   vmId?: string; // absent: all of the user's access (disabled, signed out everywhere)
+}
+
+/** Some of this user's sessions were deleted (sign-out, password change, disabled); consoles re-check theirs. */
+export interface SessionsEnded {
+  userId: string;
 }
 
 export class PanelEvents {
@@ -28,8 +34,8 @@ export class PanelEvents {
   }
 
   /** Announces a change; `alsoTell` reaches users who just lost access (they must refresh too). */
-  async vmChanged(db: Db | Tx, vmId: string, alsoTell: string[] = []): Promise<void> {
-    this.emitVm({ vmId, audience: [...(await this.audienceOf(db, vmId)), ...alsoTell] });
+  async vmChanged(db: Db | Tx, vmId: string, alsoTell: string[] = [], state?: string): Promise<void> {
+    this.emitVm({ vmId, audience: [...(await this.audienceOf(db, vmId)), ...alsoTell], ...(state ? { state } : {}) });
   }
 
   emitVm(change: VmChange): void {
@@ -47,5 +53,20 @@ export class PanelEvents {
   onAccessEnded(listener: (e: AccessEnded) => void): () => void {
     this.ee.on('access', listener);
     return () => this.ee.off('access', listener);
+  }
+
+  sessionsEnded(e: SessionsEnded): void {
+    this.ee.emit('sessions', e);
+  }
+
+  onSessionsEnded(listener: (e: SessionsEnded) => void): () => void {
+    this.ee.on('sessions', listener);
+    return () => this.ee.off('sessions', listener);
+  }
+
+  /** A plain listener for VM changes (the console bridge), beside the async iterator above. */
+  onVmChanged(listener: (change: VmChange) => void): () => void {
+    this.ee.on('vm', listener);
+    return () => this.ee.off('vm', listener);
   }
 }

@@ -6,6 +6,8 @@ import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { Services } from './services';
 import { appRouter } from './api/root';
 import { createContext } from './api/trpc';
+import { handleImageUpload, UPLOAD_PATH as IMAGE_UPLOAD_PATH } from './images/upload';
+import { consoleBridge } from './console/bridge';
 
 export interface PageHandler {
   handle: http.RequestListener;
@@ -52,6 +54,10 @@ export function createPanelServer(services: Services, opts: { pages?: PageHandle
       trpc(req, res);
       return;
     }
+    if (url === IMAGE_UPLOAD_PATH || url.startsWith(`${IMAGE_UPLOAD_PATH}?`)) {
+      void handleImageUpload(services, req, res);
+      return;
+    }
     if (url === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
       return;
@@ -64,7 +70,9 @@ export function createPanelServer(services: Services, opts: { pages?: PageHandle
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
   });
 
+  const consoles = consoleBridge(services);
   server.on('upgrade', (req, socket, head) => {
+    if (consoles.route(req, socket, head)) return;
     for (const route of opts.upgrades ?? []) if (route(req, socket, head)) return;
     if (opts.pages?.upgrade && !(req.url ?? '').startsWith('/console/')) return opts.pages.upgrade(req, socket, head);
     socket.end('HTTP/1.1 404 Not Found\r\n\r\n');

@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, ROOT_DIR } from './config';
 import { createDb } from './db/client';
 import { createServices } from './services';
 import { createPanelServer } from './http';
+import { consoleBridge } from './console/bridge';
 import { startLocalAgent } from './agent/boot';
 
 async function main() {
@@ -26,6 +27,7 @@ async function main() {
   });
 
   const shutdown = () => {
+    consoleBridge(services).shutdown();
     server.close();
     void db.$disconnect().finally(() => process.exit(0));
     setTimeout(() => process.exit(0), 3000).unref();

@@ -3,6 +3,7 @@ import type { ReactNode } from 'react';
 import { RequireAuth } from '../_components/Me';
 import { TopBar } from '../_components/TopBar';
 import { Loading } from '../_components/States';
+import { LiveProvider } from '../_lib/live';
 
 export default function PanelLayout({ children }: { children: ReactNode }) {
   return (
@@ -14,8 +15,10 @@ export default function PanelLayout({ children }: { children: ReactNode }) {
         </>
       }
     >
-      <TopBar />
-      <main id="main" className="container">{children}</main>
+      <LiveProvider>
+        <TopBar />
+        <main id="main" className="container">{children}</main>
+      </LiveProvider>
     </RequireAuth>
   );
 }

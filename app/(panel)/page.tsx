@@ -7,8 +7,7 @@ import { useMe } from '../_components/Me';
 import { UsageBars, USAGE_LABEL } from '../_components/UsageBars';
 import { VmTable } from '../_components/VmTable';
 import { Empty, ErrorBox, Loading, PageHeader } from '../_components/States';
-
-const POLL = 2_000;
+import { useFallbackPoll } from '../_lib/live';
 
 function summary(data: { mine: { state: string }[]; shared: unknown[] } | undefined, name: string): string {
   if (!data) return `Welcome, ${name}`;
@@ -22,8 +21,10 @@ export default function Dashboard() {
   const me = useMe();
   useDocumentTitle('Dashboard');
   const trpc = useTRPC();
-  const quota = useQuery(trpc.account.quota.queryOptions(undefined, { refetchInterval: POLL }));
-  const vms = useQuery(trpc.vm.list.queryOptions(undefined, { refetchInterval: POLL }));
+  // Live through vm.onChange (see _lib/live.tsx); polling only while the feed is down.
+  const poll = useFallbackPoll();
+  const quota = useQuery(trpc.account.quota.queryOptions(undefined, { refetchInterval: poll }));
+  const vms = useQuery(trpc.vm.list.queryOptions(undefined, { refetchInterval: poll }));
   return (
     <>
       <PageHeader

@@ -4,6 +4,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { SHARE_ROLES, type ShareRole } from '@/server/domain/permissions';
 import { email as emailRule } from '@/server/domain/validation';
 import { useTRPC } from '../_lib/trpc';
+import { useFallbackPoll } from '../_lib/live';
 import { errorInfo } from '../_lib/errors';
 import { Field, FormError, SelectField } from './Field';
 import { Empty, ErrorBox, Loading } from './States';
@@ -20,7 +21,7 @@ export function SharesPanel({ vmId, canShare }: { vmId: string; canShare: boolea
   const trpc = useTRPC();
   const qc = useQueryClient();
   const toast = useToast();
-  const shares = useQuery(trpc.share.list.queryOptions({ id: vmId }, { refetchInterval: 5_000 }));
+  const shares = useQuery(trpc.share.list.queryOptions({ id: vmId }, { refetchInterval: useFallbackPoll() }));
   const [email, setEmail] = useState('');
   const [role, setRole] = useState<ShareRole>('viewer');
   const [touched, setTouched] = useState(false);

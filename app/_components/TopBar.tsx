@@ -7,6 +7,7 @@ import { useTRPC } from '../_lib/trpc';
 import { useMe } from './Me';
 import { useToast } from './Toast';
 import { Logo } from './Logo';
+import { LiveIndicator } from '../_lib/live';
 
 const LINKS: { href: Route; label: string; admin?: boolean }[] = [
   { href: '/', label: 'Dashboard' },
@@ -41,6 +42,7 @@ export function TopBar() {
           ))}
         </nav>
         <div className="user">
+          <LiveIndicator />
           <span className="user-name" title={me.email}>
             <span className="avatar" aria-hidden="true">{(me.name || me.email).slice(0, 1).toUpperCase()}</span>
             <span className="user-text">

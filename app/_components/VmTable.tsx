@@ -3,11 +3,13 @@ import Link from 'next/link';
 import { StateBadge, RoleBadge } from './StateBadge';
 import { VmActions, type VmLike } from './VmActions';
 import { formatMiB } from '../_lib/format';
+import { SecondsLeft } from './StopCountdown';
 
 export interface VmRow extends VmLike {
   vcpus: number; memoryMiB: number; diskGiB: number;
   image: { name: string }; lastError: string | null;
   owner: { email: string; name: string } | null; shareRole: string | null;
+  stopDeadline?: Date | string | null;
 }
 
 export function VmTable({ vms, shared, label }: { vms: VmRow[]; shared?: boolean; label: string }) {
@@ -32,7 +34,7 @@ export function VmTable({ vms, shared, label }: { vms: VmRow[]; shared?: boolean
                 <Link href={`/vms/${vm.id}`} className="vm-link">{vm.name}</Link>
                 {vm.lastError ? <div className="cell-error" title={vm.lastError}>{vm.lastError}</div> : null}
               </td>
-              <td data-label="State"><StateBadge state={vm.state} /></td>
+              <td data-label="State"><StateBadge state={vm.state} />{vm.state === 'stopping' && vm.stopDeadline ? <SecondsLeft deadline={vm.stopDeadline} /> : null}</td>
               <td data-label="Size" className="nowrap">
                 {vm.vcpus} vCPU · {formatMiB(vm.memoryMiB)} · {vm.diskGiB} GiB
               </td>

@@ -50,7 +50,7 @@ export function agentRouter(agent: HostAgent & { runningIds(): string[] }) {
     deleteDisk: authed.input(z.strictObject({ vmId })).mutation(({ input }) => relay(() => agent.deleteDisk(input.vmId))),
     start: authed.input(spec).mutation(({ input }) => relay(() => agent.start(input))),
     stop: authed.input(z.strictObject({ vmId, force: z.boolean() })).mutation(({ input }) => relay(() => agent.stop(input.vmId, { force: input.force }))),
-    reboot: authed.input(z.strictObject({ vmId })).mutation(({ input }) => relay(() => agent.reboot(input.vmId))),
+    reboot: authed.input(z.strictObject({ vmId, force: z.boolean().optional() })).mutation(({ input }) => relay(() => agent.reboot(input.vmId, { force: input.force ?? false }))),
     metrics: authed.input(z.strictObject({ vmId })).query(({ input }) => relay(() => agent.metrics(input.vmId))),
   });
 }

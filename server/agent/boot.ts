@@ -7,8 +7,8 @@ import type { Services } from '../services';
 import { ROOT_DIR } from '../config';
 import { LocalAgent } from './local';
 import { handleAgentReport } from './reports';
-import { specOf } from '../api/routers/vm';
-import { applyVmEvent } from '../api/vmEvents';
+import { placeUnplacedVms, specOf } from '../api/routers/vm';
+import { applyVmEvent, armDeadline, DEFAULT_GRACE_SECONDS } from '../api/vmEvents';
 import { isActive, isVmState } from '../domain/vmState';
 
 export async function startLocalAgent(services: Services): Promise<LocalAgent | null> {
@@ -36,15 +36,22 @@ export async function startLocalAgent(services: Services): Promise<LocalAgent | 
   const vms = await db.vm.findMany({ where: { hostId: host.id }, include: { image: true } });
   const active = vms.filter((v) => isVmState(v.state) && isActive(v.state));
   const specs = new Map(active.map((v) => [v.id, specOf(v, v.image)]));
-  const adopted = new Set(agent.adopt(active.map((v) => v.id), specs));
+  const stopping = new Set(active.filter((v) => v.state === 'stopping').map((v) => v.id));
+  const adopted = new Set(agent.adopt(active.map((v) => v.id), specs, stopping));
   for (const vm of active) {
     if (adopted.has(vm.id)) {
       if (vm.state === 'starting') await applyVmEvent(services, vm.id, 'started').catch(() => {});
-    } else {
-      await applyVmEvent(services, vm.id, 'crashed', { lastError: 'The VM process ended while the panel was down.' }).catch(() => {});
+      // A graceful stop that was under way: its countdown starts again.
+      if (vm.state === 'stopping') armDeadline(services, vm.id, 'stop', DEFAULT_GRACE_SECONDS);
+      continue;
     }
+    // Gone meanwhile: powered off (stopped) or anything else (crashed), from the process's last log line.
+    const exit = agent.lastExit(vm.id);
+    if (exit.poweredOff) await applyVmEvent(services, vm.id, 'stopped', { lastError: null }).catch(() => {});
+    else await applyVmEvent(services, vm.id, 'crashed', { lastError: `The VM process ended while the panel was down${exit.reason ? ` (${exit.reason})` : ''}.` }).catch(() => {});
   }
   services.hosts.register(agent);
+  await placeUnplacedVms(services).catch((e) => console.error('agent: placing VMs failed:', e));
   console.error(`agent: local host agent ready (${cap.cpus} CPUs, ${cap.memoryMiB} MiB; ${adopted.size} running VMs adopted)`);
   return agent;
 }

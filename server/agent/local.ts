@@ -5,11 +5,12 @@
 // outlive a restart of the panel; `adopt()` finds them again from their pid
 // files.
 import { spawn } from 'node:child_process';
-import { closeSync, constants as fsc, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
-import { copyFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
+import { accessSync, closeSync, constants as fsc, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, watch, writeFileSync, writeSync, type FSWatcher } from 'node:fs';
+import { rename, rm, truncate } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { AgentError, type HostAgent, type HostCapacity, type VmMetrics, type VmSpec } from './types';
+import { AgentError, type ConsoleKind, type HostAgent, type HostCapacity, type VmMetrics, type VmSpec } from './types';
+import type { Duplex } from 'node:stream';
 import net from 'node:net';
 import { ROOT_DIR } from '../config';
 
@@ -24,6 +25,7 @@ export type AgentReport =
 const EXIT_POWEROFF = 0;
 const EXIT_RESET = 10;
 const EXIT_STOPPED = 15;
+const START_MARK = 'agent: start ';
 
 export interface LocalAgentOptions {
   hostId: string;
@@ -71,7 +73,10 @@ export class LocalAgent implements HostAgent {
   async capacity(): Promise<HostCapacity> {
     mkdirSync(this.opts.dataDir, { recursive: true });
     const fs = statfsSync(this.opts.dataDir);
-    return { cpus: os.cpus().length, memoryMiB: Math.floor(os.totalmem() / 2 ** 20), diskGiB: Math.floor((fs.bavail * fs.bsize) / 2 ** 30) };
+    return {
+      cpus: os.cpus().length, memoryMiB: Math.floor(os.totalmem() / 2 ** 20), diskGiB: Math.floor((fs.bavail * fs.bsize) / 2 ** 30),
+      diskTotalBytes: fs.blocks * fs.bsize, diskFreeBytes: fs.bavail * fs.bsize,
+    };
   }
 
   /**
@@ -84,14 +89,23 @@ export class LocalAgent implements HostAgent {
     const p = this.paths(vm.id);
     mkdirSync(p.dir, { recursive: true });
     const tmp = `${p.disk}.partial`;
+    const size = vm.diskGiB * 2 ** 30;
     try {
-      if (vm.image.diskTemplatePath) await copyFile(vm.image.diskTemplatePath, tmp, fsc.COPYFILE_FICLONE);
-      else closeSync(openSync(tmp, 'w'));
-      await truncate(tmp, vm.diskGiB * 2 ** 30);
+      const template = vm.image.diskTemplatePath;
+      if (template) {
+        const tsize = statSync(template).size;
+        if (tsize > size) throw new Error(`the image's disk template (${(tsize / 2 ** 30).toFixed(1)} GiB) is larger than the VM's disk (${vm.diskGiB} GiB)`);
+        await copySparse(template, tmp);
+      } else {
+        closeSync(openSync(tmp, 'w'));
+      }
+      await truncate(tmp, size);
       await rename(tmp, p.disk);
     } catch (e) {
       await rm(p.dir, { recursive: true, force: true });
-      throw new AgentError(`disk: ${(e as Error).message}`);
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'ENOSPC' || /No space left/.test(err.message)) throw new AgentError('disk: the host is out of disk space (no space left on device).');
+      throw new AgentError(`disk: ${err.message}`);
     }
   }
 
@@ -103,7 +117,8 @@ export class LocalAgent implements HostAgent {
     if (this.vms.has(vm.id)) throw new AgentError('The VM is already running on this host.');
     const p = this.paths(vm.id);
     if (!existsSync(p.disk)) throw new AgentError('disk: the VM has no disk on this host.');
-    if (!existsSync(vm.image.kernelPath)) throw new AgentError(`image: kernel file ${vm.image.kernelPath} is missing.`);
+    checkReadable('kernel', vm.image.kernelPath);
+    if (vm.image.initrdPath) checkReadable('initrd', vm.image.initrdPath);
     const config = {
       id: vm.id,
       name: vm.name,
@@ -118,10 +133,15 @@ export class LocalAgent implements HostAgent {
       vnc: `unix:${p.vnc}`,
       pidFile: p.pid,
     };
-    await writeFile(p.config, JSON.stringify(config, null, 2));
-    await writeFile(p.spec, JSON.stringify(vm));
+    // A process of this VM that nobody tracks (it would share the disk) is refused, stale sockets removed.
+    if (this.orphanPid(vm.id)) throw new AgentError('A VM process for this VM is already running on this host.');
+    for (const f of [p.control, p.serial, p.vnc]) rmSync(f, { force: true });
+    // Small files, written synchronously: a thread-pool round trip costs more than the write.
+    writeFileSync(p.config, JSON.stringify(config, null, 2));
+    writeFileSync(p.spec, JSON.stringify(vm));
     const logOffset = existsSync(p.log) ? statSync(p.log).size : 0;
     const log = openSync(p.log, 'a');
+    writeSync(log, `${START_MARK}${new Date().toISOString()}\n`); // where this process's part of the log begins
     const child = spawn(this.runner, [p.config], { detached: true, stdio: ['ignore', log, log] });
     closeSync(log);
     await new Promise<void>((resolve, reject) => {
@@ -131,36 +151,74 @@ export class LocalAgent implements HostAgent {
     child.unref();
     const t: Tracked = { pid: child.pid!, startedAt: Date.now(), logOffset, spec: vm, stopping: false, rebooting: false };
     this.vms.set(vm.id, t);
-    let exitedEarly = false;
-    child.once('exit', (code, signal) => {
-      exitedEarly = true;
-      this.exited(vm.id, t, code, signal);
+    child.once('exit', (code, signal) => this.exited(vm.id, t, code, signal));
+    // Started means the VM process is up and its sockets accept clients: the
+    // control socket is made last. inotify tells at once; the poll is a fallback.
+    await new Promise<void>((resolve, reject) => {
+      let done = false;
+      const finish = (err?: Error) => {
+        if (done) return;
+        done = true;
+        watcher?.close();
+        clearInterval(poll);
+        clearTimeout(timer);
+        child.off('exit', onExit);
+        if (err) reject(err);
+        else resolve();
+      };
+      const check = () => existsSync(p.control) && finish();
+      const onExit = () => finish(new AgentError(`The VM process ended at start: ${this.exitLine(vm.id, logOffset) ?? 'see vm.log'}`));
+      let watcher: FSWatcher | undefined;
+      try {
+        watcher = watch(p.dir, check);
+        watcher.on('error', () => {});
+      } catch {
+        /* no inotify: the poll alone */
+      }
+      const poll = setInterval(check, 20);
+      const timer = setTimeout(() => finish(new AgentError('The VM process did not come up within 10 s.')), 10_000);
+      child.once('exit', onExit);
+      check();
     });
-    // Started means the VM process is up and its sockets accept clients.
-    const until = Date.now() + 10_000;
-    while (!existsSync(p.control)) {
-      if (exitedEarly) throw new AgentError(`The VM process ended at start: ${this.exitLine(vm.id, logOffset) ?? 'see vm.log'}`);
-      if (Date.now() > until) throw new AgentError('The VM process did not come up within 10 s.');
-      await new Promise((r) => setTimeout(r, 5));
-    }
     this.opts.report({ vmId: vm.id, event: 'started' });
   }
 
-  async stop(vmId: string, _opts: { force: boolean }): Promise<void> {
+  /**
+   * Forced: the VM ends now (SIGTERM makes the runner stop it and exit with
+   * "stopped"). Graceful: the ACPI power button is pressed and the guest
+   * decides; the panel forces the stop if it has not powered off in time.
+   */
+  async stop(vmId: string, opts: { force: boolean }): Promise<void> {
     const t = this.vms.get(vmId);
     if (!t) throw new AgentError('The VM is not running on this host.');
     t.stopping = true;
-    // SIGTERM makes the runner end the VM and exit with "stopped".
-    // TODO(host agent issue): a graceful stop asks the guest first (ACPI power button).
-    process.kill(t.pid, 'SIGTERM');
+    t.rebooting = false; // a stop during a graceful reboot ends the VM
+    if (opts.force) process.kill(t.pid, 'SIGTERM');
+    else await this.pressPowerButton(vmId);
   }
 
-  /** A reset, as users expect from Proxmox: a fresh VM process on the same disk. */
-  async reboot(vmId: string): Promise<void> {
+  /**
+   * Proxmox's reboot: the guest is asked to shut down (power button) and
+   * gets a fresh VM process on the same disk once it has (the panel forces
+   * it if it has not in time). Forced: a reset now, by the same fresh process.
+   */
+  async reboot(vmId: string, opts: { force?: boolean } = {}): Promise<void> {
     const t = this.vms.get(vmId);
     if (!t) throw new AgentError('The VM is not running on this host.');
+    if (t.stopping) throw new AgentError('The VM is being stopped.');
     t.rebooting = true;
-    process.kill(t.pid, 'SIGTERM');
+    if (opts.force) process.kill(t.pid, 'SIGTERM');
+    else await this.pressPowerButton(vmId);
+  }
+
+  private async pressPowerButton(vmId: string): Promise<void> {
+    let res: { ok?: boolean; error?: string };
+    try {
+      res = (await controlRequest(this.paths(vmId).control, { cmd: 'powerbutton' })) as typeof res;
+    } catch (e) {
+      throw new AgentError(`The guest could not be asked to shut down: ${(e as Error).message}`);
+    }
+    if (!res.ok) throw new AgentError(`The guest could not be asked to shut down: ${res.error ?? 'refused'}`);
   }
 
   /** Resolves when the VM's process has gone (or after `ms`). */
@@ -196,10 +254,19 @@ export class LocalAgent implements HostAgent {
     return [...this.vms.keys()];
   }
 
+  /** Connects to the VM process's serial or VNC unix socket (nothing is sent: the caller speaks first). */
+  openConsole(vmId: string, kind: ConsoleKind): Promise<Duplex> {
+    if (!this.vms.has(vmId)) return Promise.reject(new AgentError('The VM is not running on this host.'));
+    const p = this.paths(vmId);
+    return connectUnix(kind === 'vnc' ? p.vnc : p.serial);
+  }
+
   private exited(vmId: string, t: Tracked, code: number | null, signal: NodeJS.Signals | null) {
     if (this.vms.get(vmId) !== t) return;
     this.vms.delete(vmId);
     if (t.poll) clearInterval(t.poll);
+    // An adopted process is not our child: its exit code comes from its last log line.
+    if (code === null && !signal) code = exitCodeOf(this.exitLine(vmId, t.logOffset));
     if (t.rebooting || (code === EXIT_RESET && !t.stopping)) {
       // A reboot (the guest's or the user's): a fresh VM process on the same disk.
       this.opts.report({ vmId, event: 'rebooted' });
@@ -207,9 +274,45 @@ export class LocalAgent implements HostAgent {
     } else if (code === EXIT_POWEROFF || code === EXIT_STOPPED || (t.stopping && signal)) {
       this.opts.report({ vmId, event: 'stopped' });
     } else {
-      const reason = signal ? `killed by ${signal}` : (this.exitLine(vmId, t.logOffset) ?? `exit code ${code}`);
+      const reason = signal ? `killed by ${signal}` : (this.exitLine(vmId, t.logOffset) ?? (code === null ? 'the VM process ended without saying why (killed?)' : `exit code ${code}`));
       this.opts.report({ vmId, event: 'crashed', reason });
     }
+  }
+
+  /** The pid of a live runner of this VM that this agent does not track, or 0. */
+  private orphanPid(vmId: string): number {
+    const p = this.paths(vmId);
+    try {
+      const pid = Number(readFileSync(p.pid, 'utf8').trim());
+      return pid && isRunner(pid, p.config) ? pid : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /**
+   * How the VM process that last ran ended, from its log: for VMs whose
+   * process ended while nobody watched (the panel was down).
+   */
+  lastExit(vmId: string): { poweredOff: boolean; reason: string | undefined } {
+    let from = 0;
+    try {
+      from = Math.max(0, readFileSync(this.paths(vmId).log).lastIndexOf(START_MARK));
+    } catch {
+      /* no log */
+    }
+    const line = this.exitLine(vmId, from);
+    const code = exitCodeOf(line);
+    return { poweredOff: code === EXIT_POWEROFF || code === EXIT_STOPPED, reason: line };
+  }
+
+  /**
+   * Forgets every VM process without ending it (a panel shutting down: the
+   * next start adopts them again). Their exits are no longer reported.
+   */
+  release(): void {
+    for (const t of this.vms.values()) if (t.poll) clearInterval(t.poll);
+    this.vms.clear();
   }
 
   /** The runner's one-line exit reason ("vm: <reason>: <message>") from this process's part of the log. */
@@ -227,7 +330,7 @@ export class LocalAgent implements HostAgent {
    * After a restart of the panel: VM processes still alive are tracked again
    * (by polling, as they are no longer our children); returns their ids.
    */
-  adopt(vmIds: string[], specs: Map<string, VmSpec>): string[] {
+  adopt(vmIds: string[], specs: Map<string, VmSpec>, stopping: ReadonlySet<string> = new Set()): string[] {
     const alive: string[] = [];
     for (const vmId of vmIds) {
       const p = this.paths(vmId);
@@ -238,7 +341,7 @@ export class LocalAgent implements HostAgent {
         continue;
       }
       if (!pid || !isRunner(pid, p.config)) continue;
-      const t: Tracked = { pid, startedAt: processStartMs(pid), logOffset: existsSync(p.log) ? statSync(p.log).size : 0, spec: specs.get(vmId)!, stopping: false, rebooting: false };
+      const t: Tracked = { pid, startedAt: processStartMs(pid), logOffset: existsSync(p.log) ? statSync(p.log).size : 0, spec: specs.get(vmId)!, stopping: stopping.has(vmId), rebooting: false };
       t.poll = setInterval(() => {
         if (!isAlive(pid)) this.exited(vmId, t, null, null);
       }, 250);
@@ -269,6 +372,54 @@ export class LocalAgent implements HostAgent {
     for (const id of this.runningIds()) await this.stop(id, { force: true }).catch(() => {});
     await Promise.all(this.runningIds().map((id) => this.waitGone(id)));
   }
+}
+
+/** A connected unix socket, still paused (no byte is read until the caller attaches). */
+export function connectUnix(socketPath: string, timeoutMs = 5000): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(socketPath);
+    const timer = setTimeout(() => { c.destroy(); reject(new AgentError('The VM process did not accept the console.')); }, timeoutMs);
+    const failed = (e: NodeJS.ErrnoException) => { clearTimeout(timer); reject(new AgentError(`The VM's console is unreachable: ${e.code ?? e.message}`)); };
+    c.once('error', failed);
+    c.once('connect', () => { clearTimeout(timer); c.off('error', failed); resolve(c); });
+  });
+}
+
+/** An image file the VM process must read: a clear error now rather than a failed VM process. */
+function checkReadable(what: string, file: string): void {
+  try {
+    accessSync(file, fsc.R_OK);
+    if (!statSync(file).isFile()) throw Object.assign(new Error(), { code: 'EISDIR' });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new AgentError(`image: ${what} file ${file} is missing.`);
+    if (code === 'EACCES' || code === 'EPERM') throw new AgentError(`image: ${what} file ${file} is not readable by the host agent (permission denied).`);
+    if (code === 'EISDIR') throw new AgentError(`image: ${what} file ${file} is not a regular file.`);
+    throw new AgentError(`image: ${what} file ${file}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * cp with a reflink where the filesystem can (instant, shared blocks) and
+ * holes kept otherwise: Node's copyFile writes a template's holes as zeros.
+ */
+function copySparse(from: string, to: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const cp = spawn('cp', ['--reflink=auto', '--sparse=always', '--', from, to], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    cp.stderr.on('data', (d) => (err += d));
+    cp.once('error', reject);
+    cp.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(err.trim().replace(/^cp: /, '') || `cp exited with ${code}`))));
+  });
+}
+
+/** The runner's exit code for its exit line ("poweroff: …", "reset: …"), null when unknown. */
+function exitCodeOf(line: string | undefined): number | null {
+  const kind = line?.split(':')[0];
+  if (kind === 'poweroff') return EXIT_POWEROFF;
+  if (kind === 'reset') return EXIT_RESET;
+  if (kind === 'stopped') return EXIT_STOPPED;
+  return null;
 }
 
 function isAlive(pid: number): boolean {

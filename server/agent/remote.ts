@@ -3,12 +3,14 @@
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import superjson from 'superjson';
 import type { AgentRouter } from './api';
-import { AgentError, type HostAgent, type HostCapacity, type VmMetrics, type VmSpec } from './types';
+import { AgentError, type ConsoleKind, type HostAgent, type HostCapacity, type VmMetrics, type VmSpec } from './types';
+import type { Duplex } from 'node:stream';
+import { openAgentConsole } from '../console/remote';
 
 export class RemoteAgent implements HostAgent {
   private readonly client;
 
-  constructor(readonly hostId: string, readonly url: string, key: string) {
+  constructor(readonly hostId: string, readonly url: string, private readonly key: string) {
     this.client = createTRPCClient<AgentRouter>({
       links: [httpLink({ url: `${url.replace(/\/$/, '')}/agent`, transformer: superjson, headers: { authorization: `Bearer ${key}` } })],
     });
@@ -29,6 +31,8 @@ export class RemoteAgent implements HostAgent {
   deleteDisk(vmId: string): Promise<void> { return this.call(() => this.client.deleteDisk.mutate({ vmId })); }
   start(vm: VmSpec): Promise<void> { return this.call(() => this.client.start.mutate(vm)); }
   stop(vmId: string, opts: { force: boolean }): Promise<void> { return this.call(() => this.client.stop.mutate({ vmId, force: opts.force })); }
-  reboot(vmId: string): Promise<void> { return this.call(() => this.client.reboot.mutate({ vmId })); }
+  reboot(vmId: string, opts: { force?: boolean } = {}): Promise<void> { return this.call(() => this.client.reboot.mutate({ vmId, force: opts.force ?? false })); }
   metrics(vmId: string): Promise<VmMetrics | null> { return this.call(() => this.client.metrics.query({ vmId })); }
+  /** Over the agent's key-protected WebSocket endpoint (server/console/remote.ts). */
+  openConsole(vmId: string, kind: ConsoleKind): Promise<Duplex> { return openAgentConsole(this.url, this.key, vmId, kind); }
 }

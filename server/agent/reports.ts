@@ -2,7 +2,7 @@
 // VM, and audits what nobody asked for (crashes, guest reboots).
 import type { Services } from '../services';
 import type { AgentReport } from './local';
-import { applyVmEvent } from '../api/vmEvents';
+import { applyVmEvent, clearPending, pendingOf } from '../api/vmEvents';
 import { audit } from '../api/audit';
 
 const SYSTEM = { principal: null, ip: '' };
@@ -19,12 +19,19 @@ export async function handleAgentReport(services: Services, r: AgentReport): Pro
       break;
     case 'stopped':
       // Being deleted (forced) or already stopped: the process ending changes nothing.
-      if (vm.state !== 'stopped' && vm.state !== 'deleting') await applyVmEvent(services, vm.id, 'stopped', { lastError: null });
+      if (vm.state !== 'stopped' && vm.state !== 'deleting') {
+        await applyVmEvent(services, vm.id, 'stopped', { lastError: null });
+        // Nobody asked: the guest powered itself off.
+        if (vm.state === 'running' || vm.state === 'starting') await audit(SYSTEM, db, { action: 'vm.guest_poweroff', ...target, outcome: 'ok' });
+      }
       break;
-    case 'rebooted':
-      await audit(SYSTEM, db, { action: 'vm.guest_reboot', ...target, outcome: 'ok' });
-      await services.events.vmChanged(db, vm.id);
+    case 'rebooted': {
+      // A reboot or reset the panel asked for is audited with the request; the guest's own is audited here.
+      const requested = pendingOf(services, vm.id)?.action !== 'stop' ? clearPending(services, vm.id) : undefined;
+      if (!requested) await audit(SYSTEM, db, { action: 'vm.guest_reboot', ...target, outcome: 'ok' });
+      await services.events.vmChanged(db, vm.id, [], vm.state);
       break;
+    }
     case 'crashed':
       if (vm.state === 'deleting') break;
       await applyVmEvent(services, vm.id, 'crashed', { lastError: r.reason });

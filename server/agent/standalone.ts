@@ -13,6 +13,7 @@ import { newToken, sha256 } from '../auth/secrets';
 import { HOST_TOKEN_PREFIX } from '../auth/sessions';
 import { ROOT_DIR } from '../config';
 import { agentContext, agentRouter } from './api';
+import { agentConsoleRoute } from '../console/remote';
 import { LocalAgent, type AgentReport } from './local';
 
 export const agentEnvSchema = z.object({
@@ -73,6 +74,9 @@ export async function startStandaloneAgent(env: Record<string, string | undefine
     if ((req.url ?? '').startsWith('/agent/')) return handler(req, res);
     res.writeHead(404).end();
   });
+  // VM consoles for the panel's bridge (same key as the API).
+  const consoles = agentConsoleRoute(local, sha256(key));
+  server.on('upgrade', (req, socket, head) => consoles(req, socket, head) || socket.end('HTTP/1.1 404 Not Found\r\n\r\n'));
   await new Promise<void>((r) => server.listen(cfg.PORT, cfg.HOST, r));
   const port = (server.address() as AddressInfo).port;
   const url = cfg.AGENT_URL ?? `http://${cfg.HOST.includes(':') ? `[${cfg.HOST}]` : cfg.HOST}:${port}`;

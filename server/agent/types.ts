@@ -1,5 +1,7 @@
 // What the panel asks of a host agent. The same interface is implemented
 // in-process (the local agent) and over the network (remote agents).
+import type { Duplex } from 'node:stream';
+import type { ConsoleKind } from '../console/protocol';
 
 export interface VmSpec {
   id: string;
@@ -13,7 +15,10 @@ export interface VmSpec {
 export interface HostCapacity {
   cpus: number;
   memoryMiB: number;
-  diskGiB: number;
+  diskGiB: number; // free space of the data dir
+  /** The data dir's file system, in bytes (for the admins' host view; optional for older agents). */
+  diskTotalBytes?: number;
+  diskFreeBytes?: number;
 }
 
 /** A running VM's counters; the UI turns successive samples into rates. */
@@ -36,11 +41,22 @@ export interface HostAgent {
   createDisk(vm: VmSpec): Promise<void>;
   deleteDisk(vmId: string): Promise<void>;
   start(vm: VmSpec): Promise<void>;
+  /** force: ends the VM now; otherwise presses the ACPI power button (the panel forces it after a timeout). */
   stop(vmId: string, opts: { force: boolean }): Promise<void>;
-  reboot(vmId: string): Promise<void>;
+  /** force: a reset now; otherwise the guest is asked to shut down and starts again once it has. */
+  reboot(vmId: string, opts?: { force?: boolean }): Promise<void>;
   /** null when the VM is not running on this host. */
   metrics(vmId: string): Promise<VmMetrics | null>;
+  /**
+   * A byte stream to the running VM's console: RFB for 'vnc', the serial
+   * port for 'serial' (which first replays the VM's recent output). Rejects
+   * with AgentError when the VM is not running here or refuses the connection.
+   */
+  openConsole(vmId: string, kind: ConsoleKind): Promise<Duplex>;
 }
+
+/** The two consoles of a VM process: 'vnc' | 'serial'. */
+export type { ConsoleKind } from '../console/protocol';
 
 /** A failure of a host agent with a message meant for the user (missing kernel, disk full, …). */
 export class AgentError extends Error {}

@@ -7,6 +7,7 @@ import { adminRouter } from './routers/admin';
 import { auditRouter } from './routers/audit';
 import { imagesRouter } from './routers/images';
 import { hostsRouter } from './routers/hosts';
+import { consoleRouter } from './routers/console';
 
 export const appRouter = router({
   auth: authRouter,
@@ -17,6 +18,7 @@ export const appRouter = router({
   audit: auditRouter,
   images: imagesRouter,
   hosts: hostsRouter,
+  console: consoleRouter,
 });
 
 export type AppRouter = typeof appRouter;

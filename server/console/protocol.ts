@@ -6,7 +6,12 @@
 //   2. It opens new WebSocket(origin + path) (VNC with the 'binary'
 //      subprotocol noVNC asks for). The session cookie goes along; the bridge
 //      refuses the upgrade (HTTP 401/403/404) unless ticket, cookie, Origin
-//      and the user's right to the VM all hold.
+//      and the user's right to the VM all hold (401: ticket or session
+//      missing, invalid, expired, used or not this user's; 403: foreign or
+//      missing Origin, or no console right on a VM the user can see; 404: no
+//      such VM for this user; 409: the VM is not running; 502: its console
+//      socket did not answer). A refused upgrade is a WebSocket closed with
+//      1006 to a browser: mint a new ticket before retrying.
 //   3. Frames are raw bytes both ways: RFB for 'vnc', the serial port's bytes
 //      for 'serial' (the first frames replay the VM's recent output).
 //   4. The panel ends an open console with one of CONSOLE_CLOSE.

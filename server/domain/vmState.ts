@@ -13,6 +13,8 @@ export type VmEvent =
   | 'delete'
   | 'forceDelete'
   | 'resize'
+  // the panel placing a VM created while no host existed (its disk is made now)
+  | 'place'
   // reported by the host agent
   | 'created'
   | 'createFailed'
@@ -32,6 +34,7 @@ const TABLE: Record<VmEvent, Partial<Record<VmState, VmState>>> = {
     running: 'deleting', starting: 'deleting', stopping: 'deleting',
   },
   resize: { stopped: 'stopped', crashed: 'crashed' },
+  place: { stopped: 'creating' },
   created: { creating: 'stopped' },
   createFailed: { creating: 'error' },
   started: { starting: 'running' },

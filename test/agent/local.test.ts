@@ -1,5 +1,5 @@
 // The local host agent against real VM processes booting the test guest.
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -59,7 +59,10 @@ beforeAll(() => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'kvmpanel-agent-'));
   agent = new LocalAgent({ hostId: 'local', dataDir, report: (r) => reports.push(r) });
 });
-afterAll(async () => { await agent?.stopAll(); });
+afterAll(async () => {
+  await agent?.stopAll();
+  rmSync(dataDir, { recursive: true, force: true });
+});
 
 describe('local host agent', () => {
   it('creates a sparse disk of the requested size and deletes it', async () => {
@@ -115,6 +118,80 @@ describe('local host agent', () => {
     await serialSend(agent.paths('vm-b').serial, 'poweroff\n');
     await reportFor('vm-b', 'stopped', mark);
     expect(agent.runningIds()).not.toContain('vm-b');
+  });
+
+  it('copies a disk template with its holes, and refuses one larger than the disk', async () => {
+    const tpl = path.join(dataDir, 'template.raw');
+    const fd = openSync(tpl, 'w');
+    writeSync(fd, Buffer.alloc(1 << 20, 0xab), 0, 1 << 20, 0);
+    writeSync(fd, Buffer.alloc(4096, 0xcd), 0, 4096, 512 << 20); // 512 MiB apart: a hole between
+    closeSync(fd);
+    const withTpl = (id: string, diskGiB: number) => spec(id, { diskGiB, image: { kernelPath: GUEST, initrdPath: null, diskTemplatePath: tpl, cmdline: '' } });
+    await agent.createDisk(withTpl('tpl-a', 2));
+    const st = statSync(agent.paths('tpl-a').disk);
+    expect(st.size).toBe(2 * 2 ** 30);
+    expect(st.blocks * 512).toBeLessThan(4 << 20);
+    const head = Buffer.alloc(16);
+    const dfd = openSync(agent.paths('tpl-a').disk, 'r');
+    readSync(dfd, head, 0, 16, 0);
+    closeSync(dfd);
+    expect(head.every((b) => b === 0xab)).toBe(true);
+    await agent.deleteDisk('tpl-a');
+    const big = path.join(dataDir, 'big.raw');
+    closeSync(openSync(big, 'w'));
+    (await import('node:fs')).truncateSync(big, 3 * 2 ** 30);
+    await expect(agent.createDisk({ ...withTpl('tpl-b', 2), image: { ...withTpl('tpl-b', 2).image, diskTemplatePath: big } })).rejects.toThrow(/disk: the image's disk template \(3\.0 GiB\) is larger than the VM's disk \(2 GiB\)/);
+    expect(existsSync(agent.paths('tpl-b').dir)).toBe(false);
+  });
+
+  it('stops and reboots gracefully through the ACPI power button, and forced', async () => {
+    const vm = spec('vm-g');
+    await agent.createDisk(vm);
+    await agent.start(vm);
+    await serialUntil(agent.paths('vm-g').serial, /guest ready.*boots=1/);
+    let mark = reports.length;
+    await agent.reboot('vm-g'); // graceful: the guest powers off, a fresh process starts
+    await reportFor('vm-g', 'rebooted', mark);
+    await reportFor('vm-g', 'started', mark);
+    await serialUntil(agent.paths('vm-g').serial, /boots=2/);
+    expect(readFileSync(agent.paths('vm-g').log, 'utf8')).toMatch(/vm: poweroff/);
+    mark = reports.length;
+    await agent.reboot('vm-g', { force: true });
+    await reportFor('vm-g', 'started', mark);
+    await serialUntil(agent.paths('vm-g').serial, /boots=3/);
+    mark = reports.length;
+    await agent.stop('vm-g', { force: false });
+    await reportFor('vm-g', 'stopped', mark);
+    expect(reports.slice(mark).filter((r) => r.vmId === 'vm-g')).toEqual([{ vmId: 'vm-g', event: 'stopped' }]);
+    await expect(agent.stop('vm-g', { force: false })).rejects.toThrow(/not running/);
+  });
+
+  it('after a restart, adopts live VM processes and classifies their ends from the log', async () => {
+    const [a, b] = [spec('adopt-a'), spec('adopt-b')];
+    for (const vm of [a, b]) {
+      await agent.createDisk(vm);
+      await agent.start(vm);
+      await serialUntil(agent.paths(vm.id).serial, /guest ready/);
+    }
+    // b powered off once before: its log's older "poweroff" must not be taken for the last run's end.
+    const mark = reports.length;
+    await agent.stop('adopt-b', { force: false });
+    await reportFor('adopt-b', 'stopped', mark);
+    await agent.start(b);
+    await serialUntil(agent.paths('adopt-b').serial, /guest ready/);
+    agent.release(); // the old agent forgets them; they keep running
+    const got: AgentReport[] = [];
+    const next = new LocalAgent({ hostId: 'local', dataDir, report: (r) => got.push(r) });
+    expect(next.adoptFromDisk().sort()).toEqual(['adopt-a', 'adopt-b']);
+    await serialSend(next.paths('adopt-a').serial, 'poweroff\n');
+    await waitFor(() => got.find((r) => r.vmId === 'adopt-a'));
+    expect(got).toEqual([{ vmId: 'adopt-a', event: 'stopped' }]);
+    process.kill(Number(readFileSync(next.paths('adopt-b').pid, 'utf8')), 'SIGKILL');
+    const crash = await waitFor(() => got.find((r) => r.vmId === 'adopt-b'));
+    expect(crash).toEqual({ vmId: 'adopt-b', event: 'crashed', reason: 'the VM process ended without saying why (killed?)' });
+    expect(next.lastExit('adopt-a')).toMatchObject({ poweredOff: true });
+    expect(next.lastExit('adopt-b')).toEqual({ poweredOff: false, reason: undefined });
+    await next.stopAll();
   });
 
   it('refuses to start a VM without a disk or twice', async () => {

@@ -1,9 +1,10 @@
 // The whole lifecycle through the panel's API with the real local host
 // agent and real VM processes booting the test guest.
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorOf, startPanel, withUsers, type TestPanel } from '../support/server';
+import { errorOf, jarOf, startPanel, withUsers, type TestPanel } from '../support/server';
 import { ROOT_DIR } from '../../server/config';
 import type { LocalAgent } from '../../server/agent/local';
 
@@ -21,6 +22,13 @@ async function waitState(id: string, want: string, ms = 10_000) {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+async function waitFor(f: () => Promise<boolean>, ms = 5000) {
+  const until = Date.now() + ms;
+  while (!(await f())) {
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 function serialUntil(sock: string, re: RegExp, send?: string, ms = 10_000): Promise<string> {
   return new Promise((resolve, reject) => {
     let out = '';
@@ -29,7 +37,52 @@ function serialUntil(sock: string, re: RegExp, send?: string, ms = 10_000): Prom
     c.on('connect', () => send && c.write(send));
     c.on('data', (d) => { out += d; if (re.test(out)) { clearTimeout(timer); c.destroy(); resolve(out); } });
     c.on('error', (e) => { clearTimeout(timer); reject(e); });
+    c.on('close', () => { clearTimeout(timer); reject(new Error(`serial closed before ${re}: ${out.slice(-200)}`)); });
   });
+}
+/** serialUntil across a restart of the VM process (a new serial socket): reconnects until `re` shows. */
+async function serialEventually(sock: string, re: RegExp, ms = 10_000): Promise<string> {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      return await serialUntil(sock, re, undefined, 1000);
+    } catch (e) {
+      if (Date.now() > until) throw e;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+/** Subscribes to vm.onChange as the browser does and records each VM's states in the order they are announced. */
+async function watchStates(c: object) {
+  const ctrl = new AbortController();
+  const cookie = [...jarOf(c)].map(([k, v]) => `${k}=${v}`).join('; ');
+  const res = await fetch(`${panel.url}/api/trpc/vm.onChange`, { headers: { cookie, accept: 'text/event-stream' }, signal: ctrl.signal });
+  const states = new Map<string, string[]>();
+  const done = (async () => {
+    const reader = res.body!.getReader();
+    const dec = new TextDecoder();
+    let buf = '';
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += dec.decode(value, { stream: true });
+        let nl;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          const m = /"vmId":"([^"]+)"(?:,"state":"([^"]+)")?/.exec(line);
+          if (!m?.[2]) continue;
+          const list = states.get(m[1]!) ?? [];
+          if (list.at(-1) !== m[2]) list.push(m[2]); // a reboot announces "running" again
+          states.set(m[1]!, list);
+        }
+      }
+    } catch { /* aborted */ }
+  })();
+  await new Promise((r) => setTimeout(r, 100)); // subscribed
+  return { states, stop: async () => { ctrl.abort(); await done; } };
 }
 
 beforeAll(async () => {
@@ -41,8 +94,9 @@ beforeAll(async () => {
 afterAll(async () => { await panel.close(); });
 
 describe('VM lifecycle through the API with the local host agent', () => {
-  it('create → start → guest ready → reboot → stop → start → delete', async () => {
+  it('create → start → guest ready → reboot → stop → start → delete, states observed live in order', async () => {
     const c = setup.users[0]!.c;
+    const feed = await watchStates(c);
     const vm = await c.vm.create.mutate({ name: 'life', imageId, vcpus: 2, memoryMiB: 64, diskGiB: 1 });
     expect(vm.state).toBe('creating');
     await waitState(vm.id, 'stopped');
@@ -62,27 +116,72 @@ describe('VM lifecycle through the API with the local host agent', () => {
     expect(m1!.diskWriteBytes).toBeGreaterThanOrEqual(512); // the guest's boot counter
     expect(m1!.cpuSeconds).toBeGreaterThanOrEqual(0);
 
-    await c.vm.reboot.mutate({ id: vm.id });
-    await new Promise((r) => setTimeout(r, 300));
-    await serialUntil(serial, /boots=2/);
+    // Reboot as in Proxmox: the guest shuts down on the ACPI power button and starts again.
+    const before = Date.now();
+    const rb = await c.vm.reboot.mutate({ id: vm.id });
+    expect(rb).toMatchObject({ state: 'running', forced: false });
+    expect(rb.deadline!.getTime()).toBeGreaterThanOrEqual(before + 29_000);
+    await serialUntil(serial, /power button: shutting down/).catch(() => {}); // the socket closes as the guest powers off
+    await serialEventually(serial, /boots=2/);
     expect(await stateOf(vm.id)).toBe('running');
+    await waitFor(async () => (await c.vm.get.query({ id: vm.id })).rebootDeadline === null);
 
-    await c.vm.stop.mutate({ id: vm.id });
+    // Graceful stop: the power button again, with a deadline the UI counts down to.
+    const st = await c.vm.stop.mutate({ id: vm.id, timeoutSeconds: 20 });
+    expect(st).toMatchObject({ state: 'stopping', forced: false });
+    expect(st.deadline!.getTime()).toBeGreaterThan(Date.now() + 15_000);
     await waitState(vm.id, 'stopped');
+    expect((await c.vm.get.query({ id: vm.id })).stopDeadline).toBeNull();
+    expect(readFileSync(panel.agent!.paths(vm.id).log, 'utf8')).toMatch(/vm: poweroff/);
+
     await c.vm.start.mutate({ id: vm.id });
     await waitState(vm.id, 'running');
-    await serialUntil(serial, /boots=3/);
+    await serialEventually(serial, /boots=3/);
+    await c.vm.reset.mutate({ id: vm.id });
+    await serialEventually(serial, /boots=4/);
     await c.vm.forceStop.mutate({ id: vm.id });
     await waitState(vm.id, 'stopped');
 
     expect(await c.vm.metrics.query({ id: vm.id })).toBeNull();
     await c.vm.delete.mutate({ id: vm.id });
     expect(await panel.db.vm.count({ where: { id: vm.id } })).toBe(0);
+    await new Promise((r) => setTimeout(r, 100));
+    await feed.stop();
+    expect(feed.states.get(vm.id)).toEqual([
+      'creating', 'stopped',
+      'starting', 'running', // guest ready; the reboot keeps it running
+      'stopping', 'stopped',
+      'starting', 'running', // reset keeps it running
+      'stopping', 'stopped',
+      'deleting', 'deleted',
+    ]);
     const events = (await c.audit.list.query({ vmId: vm.id })).events.reverse().map((e) => `${e.action}:${e.outcome}`);
     expect(events).toEqual([
-      'vm.create:ok', 'vm.start:ok', 'vm.start:denied', 'vm.delete:denied', 'vm.reboot:ok', 'vm.guest_reboot:ok',
-      'vm.stop:ok', 'vm.start:ok', 'vm.force_stop:ok', 'vm.delete:ok',
+      'vm.create:ok', 'vm.start:ok', 'vm.start:denied', 'vm.delete:denied', 'vm.reboot:ok',
+      'vm.stop:ok', 'vm.start:ok', 'vm.reset:ok', 'vm.force_stop:ok', 'vm.delete:ok',
     ]);
+  });
+
+  it('a guest that powers itself off or reboots itself is followed and audited', async () => {
+    const c = setup.users[0]!.c;
+    const vm = await c.vm.create.mutate({ name: 'selfish', imageId, vcpus: 1, memoryMiB: 64, diskGiB: 1 });
+    await waitState(vm.id, 'stopped');
+    await c.vm.start.mutate({ id: vm.id });
+    await waitState(vm.id, 'running');
+    const serial = panel.agent!.paths(vm.id).serial;
+    await serialUntil(serial, /guest ready[\s\S]*> /); // typed before the shell is up, input would be lost
+    await serialUntil(serial, /> reboot/, 'reboot\n').catch(() => {}); // the socket closes as the guest resets
+    await serialEventually(serial, /boots=2[\s\S]*> /);
+    await serialUntil(serial, /> poweroff/, 'poweroff\n').catch(() => {});
+    await waitState(vm.id, 'stopped');
+    const events = (await c.audit.list.query({ vmId: vm.id })).events.reverse().map((e) => e.action);
+    expect(events).toEqual(['vm.create', 'vm.start', 'vm.guest_reboot', 'vm.guest_poweroff']);
+    await c.vm.delete.mutate({ id: vm.id });
+  });
+
+  it('refuses grace periods out of bounds', async () => {
+    const c = setup.users[0]!.c;
+    for (const timeoutSeconds of [0, 601, 1.5]) expect((await errorOf(c.vm.stop.mutate({ id: 'x', timeoutSeconds }))).code).toBe('BAD_REQUEST');
   });
 
   it('a killed VM process is marked crashed with the reason within 2 s, and can start again', async () => {

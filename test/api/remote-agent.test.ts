@@ -13,6 +13,7 @@ let panel: TestPanel;
 let setup: Awaited<ReturnType<typeof withUsers>>;
 let agent: StandaloneAgent;
 let token: string;
+let early: { id: string };
 
 async function waitState(id: string, want: string, ms = 10_000) {
   const until = Date.now() + ms;
@@ -28,6 +29,9 @@ beforeAll(async () => {
   panel = await startPanel('sqlite'); // no local agent: the only host is the remote one
   setup = await withUsers(panel, 1);
   token = (await setup.admin.hosts.create.mutate({ name: 'node-2' })).token;
+  // Created while no host is connected: recorded unplaced, placed when the agent registers.
+  const image = await panel.db.image.create({ data: { name: 'early-guest', kind: 'test-guest', kernelPath: path.join(ROOT_DIR, 'native/guest/build/guest.elf') } });
+  early = await setup.users[0]!.c.vm.create.mutate({ name: 'early', imageId: image.id, vcpus: 1, memoryMiB: 64, diskGiB: 1 });
   agent = await startStandaloneAgent({
     PANEL_URL: panel.url, AGENT_TOKEN: token, PORT: '0', DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'kvmpanel-agent2-')), REGISTER_INTERVAL_MS: '200',
   });
@@ -45,6 +49,14 @@ describe('remote host agent', () => {
     const hosts = await setup.admin.admin.hosts.query();
     expect(hosts.find((h) => h.name === 'node-2')).toMatchObject({ connected: true, url: agent.url });
     expect(hosts.find((h) => h.name === 'node-2')!.cpus).toBeGreaterThan(0);
+  });
+
+  it('places a VM created before any host registered, with its disk', async () => {
+    const c = setup.users[0]!.c;
+    await waitState(early.id, 'stopped');
+    expect(await c.vm.get.query({ id: early.id })).toMatchObject({ host: 'node-2', state: 'stopped', lastError: null });
+    expect((await c.audit.list.query({ vmId: early.id })).events.map((e) => e.action)).toContain('vm.place');
+    await c.vm.delete.mutate({ id: early.id });
   });
 
   it('runs a VM there: create, start, report running, stop', async () => {

@@ -53,7 +53,7 @@ describe('authorization on every VM procedure', () => {
     expect(procedures.filter((p) => p.type === 'subscription').map((p) => p.path)).toEqual(['vm.onChange']);
     expect(vmProcedures.map((p) => p.path).sort()).toEqual([
       'share.add', 'share.list', 'share.revoke', 'share.update',
-      'vm.create', 'vm.delete', 'vm.forceStop', 'vm.get', 'vm.list', 'vm.metrics', 'vm.reboot', 'vm.rename', 'vm.resize', 'vm.start', 'vm.stop',
+      'vm.create', 'vm.delete', 'vm.forceStop', 'vm.get', 'vm.list', 'vm.metrics', 'vm.reboot', 'vm.rename', 'vm.reset', 'vm.resize', 'vm.start', 'vm.stop',
     ]);
   });
 

@@ -11,13 +11,14 @@ const LEGAL: [VmState, VmEvent, VmState][] = [
   ['stopped', 'forceDelete', 'deleting'], ['crashed', 'forceDelete', 'deleting'], ['error', 'forceDelete', 'deleting'],
   ['running', 'forceDelete', 'deleting'], ['starting', 'forceDelete', 'deleting'], ['stopping', 'forceDelete', 'deleting'],
   ['stopped', 'resize', 'stopped'], ['crashed', 'resize', 'crashed'],
+  ['stopped', 'place', 'creating'],
   ['creating', 'created', 'stopped'], ['creating', 'createFailed', 'error'],
   ['starting', 'started', 'running'],
   ['starting', 'stopped', 'stopped'], ['running', 'stopped', 'stopped'], ['stopping', 'stopped', 'stopped'], ['crashed', 'stopped', 'stopped'],
   ['starting', 'crashed', 'crashed'], ['running', 'crashed', 'crashed'], ['stopping', 'crashed', 'crashed'],
   ['starting', 'startFailed', 'crashed'],
 ];
-const EVENTS: VmEvent[] = ['start', 'stop', 'forceStop', 'reboot', 'delete', 'forceDelete', 'resize', 'created', 'createFailed', 'started', 'stopped', 'crashed', 'startFailed'];
+const EVENTS: VmEvent[] = ['start', 'stop', 'forceStop', 'reboot', 'delete', 'forceDelete', 'resize', 'place', 'created', 'createFailed', 'started', 'stopped', 'crashed', 'startFailed'];
 
 describe('VM state machine', () => {
   for (const from of VM_STATES) {
@@ -41,7 +42,7 @@ describe('VM state machine', () => {
   });
 
   it('lists allowed events per state', () => {
-    expect(allowedEvents('stopped').sort()).toEqual(['delete', 'forceDelete', 'resize', 'start']);
+    expect(allowedEvents('stopped').sort()).toEqual(['delete', 'forceDelete', 'place', 'resize', 'start']);
     expect(allowedEvents('deleting')).toEqual([]);
   });
 

@@ -8,11 +8,13 @@ import { Empty, ErrorBox, Loading, PageHeader } from '../../_components/States';
 import { StateBadge } from '../../_components/StateBadge';
 import { UsersSection } from '../../_components/admin/UsersSection';
 import { SettingsSection } from '../../_components/admin/SettingsSection';
-import { formatMiB, timeAgo } from '../../_lib/format';
+import { HostsSection } from '../../_components/admin/HostsSection';
+import { formatMiB } from '../../_lib/format';
+import { useFallbackPoll } from '../../_lib/live';
 
 function AllVms() {
   const trpc = useTRPC();
-  const vms = useQuery(trpc.admin.vms.queryOptions(undefined, { refetchInterval: 2_000 }));
+  const vms = useQuery(trpc.admin.vms.queryOptions(undefined, { refetchInterval: useFallbackPoll() }));
   return (
     <section className="section" aria-labelledby="allvms-h" id="vms">
       <div className="section-head"><h2 id="allvms-h">All VMs</h2>{vms.data ? <span className="count">{vms.data.length}</span> : null}</div>
@@ -39,40 +41,6 @@ function AllVms() {
   );
 }
 
-function Hosts() {
-  const trpc = useTRPC();
-  const hosts = useQuery(trpc.admin.hosts.queryOptions(undefined, { refetchInterval: 5_000 }));
-  return (
-    <section className="section" aria-labelledby="hosts-h" id="hosts">
-      <div className="section-head"><h2 id="hosts-h">Hosts</h2>{hosts.data ? <span className="count">{hosts.data.length}</span> : null}</div>
-      {hosts.isPending ? <Loading rows={2} /> : hosts.isError ? <ErrorBox message={hosts.error.message} /> : hosts.data.length === 0 ? (
-        <Empty title="No hosts registered">
-          <p>VMs can be created, but starting them needs a host agent. Until one registers, start, stop and reboot report &ldquo;No host available&rdquo;.</p>
-        </Empty>
-      ) : (
-        <div className="table-wrap">
-          <table className="table table-stack" aria-label="Hosts">
-            <thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">CPUs</th><th scope="col">Memory</th><th scope="col">Disk</th><th scope="col">VMs</th><th scope="col">Last seen</th></tr></thead>
-            <tbody>
-              {hosts.data.map((h) => (
-                <tr key={h.id}>
-                  <td data-label="Name">{h.name}<div className="muted small">{h.url}</div></td>
-                  <td data-label="Status"><span className={`badge badge-${h.connected ? 'ok' : 'bad'}`}><span className="dot" aria-hidden="true" />{h.connected ? 'connected' : 'offline'}</span></td>
-                  <td data-label="CPUs">{h.cpus}</td>
-                  <td data-label="Memory">{formatMiB(h.memoryMiB)}</td>
-                  <td data-label="Disk">{h.diskGiB} GiB</td>
-                  <td data-label="VMs">{h.vms}</td>
-                  <td data-label="Last seen">{timeAgo(h.lastSeenAt)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-    </section>
-  );
-}
-
 export default function AdminPage() {
   const me = useMe();
   useDocumentTitle('Administration');
@@ -88,12 +56,12 @@ export default function AdminPage() {
     <>
       <PageHeader title="Administration" subtitle="Users, quotas, panel settings, every VM and host." />
       <nav className="subnav" aria-label="Administration sections">
-        <a href="#users">Users</a><a href="#settings">Settings</a><a href="#vms">All VMs</a><a href="#hosts">Hosts</a>
+        <a href="#users">Users</a><a href="#settings">Settings</a><a href="#vms">All VMs</a><a href="#hosts">Hosts</a><a href="/admin/images">Images</a>
       </nav>
       <UsersSection />
       <SettingsSection />
       <AllVms />
-      <Hosts />
+      <HostsSection />
     </>
   );
 }

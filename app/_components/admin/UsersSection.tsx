@@ -5,6 +5,7 @@ import { QUOTA_RESOURCES, type QuotaAmounts } from '@/server/domain/quota';
 import { USER_ROLES, type UserRole } from '@/server/domain/permissions';
 import { displayName, email as emailRule, password as passwordRule } from '@/server/domain/validation';
 import { useTRPC } from '../../_lib/trpc';
+import { useFallbackPoll } from '../../_lib/live';
 import { errorInfo } from '../../_lib/errors';
 import { Field, FormError, SelectField } from '../Field';
 import { Empty, ErrorBox, Loading } from '../States';
@@ -146,7 +147,8 @@ function EditUser({ user, onDone }: { user: UserRow; onDone: () => void }) {
 
 export function UsersSection() {
   const trpc = useTRPC();
-  const users = useQuery(trpc.admin.users.queryOptions(undefined, { refetchInterval: 5_000 }));
+  const poll = useFallbackPoll();
+  const users = useQuery(trpc.admin.users.queryOptions(undefined, { refetchInterval: poll }));
   const [adding, setAdding] = useState(false);
   const [editing, setEditing] = useState<string | null>(null);
   return (

@@ -28,6 +28,7 @@ export const accountRouter = router({
     await db.user.update({ where: { id: user.id }, data: { passwordHash: await hashPassword(input.next) } });
     // A changed password ends every other session.
     await db.session.deleteMany({ where: { userId: user.id, id: { not: ctx.sessionId } } });
+    ctx.services.events.sessionsEnded({ userId: user.id });
     await audit(ctx, db, { action: 'user.password', targetType: 'user', targetId: user.id, targetName: user.email, outcome: 'ok' });
     return { ok: true };
   }),
@@ -43,6 +44,7 @@ export const accountRouter = router({
   revokeSession: sessionProcedure.input(z.strictObject({ id: z.string().regex(/^[0-9a-f]{64}$/, 'Not a valid session id.') })).mutation(async ({ ctx, input }) => {
     const { count } = await ctx.services.db.session.deleteMany({ where: { id: input.id, userId: ctx.principal.user.id } });
     if (count === 0) throw new TRPCError({ code: 'NOT_FOUND', message: 'No such session.' });
+    ctx.services.events.sessionsEnded({ userId: ctx.principal.user.id });
     await audit(ctx, ctx.services.db, { action: 'session.revoke', targetType: 'session', outcome: 'ok' });
     return { ok: true };
   }),

@@ -8,6 +8,15 @@ import { limitsOf, usageFor, usageOfRows, USAGE_FIELDS } from '../quotaTx';
 import { audit } from '../audit';
 import { createUserWithQuota } from './auth';
 import { getSettings } from './settings';
+import { isActive, isVmState } from '../../domain/vmState';
+import type { HostCapacity } from '../../agent/types';
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
+    p.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
+  });
+}
 
 function quotaColumns(q: QuotaAmounts) {
   return { maxVms: q.vms, maxVcpus: q.vcpus, maxMemoryMiB: q.memoryMiB, maxDiskGiB: q.diskGiB, maxRunningVms: q.runningVms };
@@ -64,7 +73,8 @@ export const adminRouter = router({
       // Disabling a user or resetting their password ends their sessions at once.
       if (input.disabled || input.password !== undefined) await tx.session.deleteMany({ where: { userId: user.id } });
     });
-    if (input.disabled) ctx.services.events.accessEnded({ userId: user.id });
+    if (input.disabled || input.password !== undefined) ctx.services.events.sessionsEnded({ userId: user.id });
+    if (input.disabled || (input.role !== undefined && input.role !== user.role)) ctx.services.events.accessEnded({ userId: user.id });
     const changed = Object.keys(input).filter((k) => k !== 'id' && k !== 'password').concat(input.password ? ['password'] : []);
     await audit(ctx, db, { action: 'user.update', targetType: 'user', targetId: user.id, targetName: user.email, outcome: 'ok', detail: changed.join(', ') });
     let warning: string | null = null;
@@ -105,9 +115,45 @@ export const adminRouter = router({
     }));
   }),
 
+  /**
+   * The host view: per host, its state, its VMs, what they are allocated
+   * against what the machine has, and its data dir's disk space (asked live
+   * from connected agents, the last registration's numbers otherwise).
+   */
   hosts: adminProcedure.query(async ({ ctx }) => {
-    const hosts = await ctx.services.db.host.findMany({ include: { _count: { select: { vms: true } } }, orderBy: { name: 'asc' } });
-    const connected = new Set(ctx.services.hosts.list().map((a) => a.hostId));
-    return hosts.map((h) => ({ id: h.id, name: h.name, url: h.url, cpus: h.cpus, memoryMiB: h.memoryMiB, diskGiB: h.diskGiB, lastSeenAt: h.lastSeenAt, vms: h._count.vms, connected: connected.has(h.id) }));
+    const db = ctx.services.db;
+    const [hosts, vms] = await Promise.all([
+      db.host.findMany({ orderBy: { name: 'asc' } }),
+      db.vm.findMany({ where: { hostId: { not: null } }, select: { hostId: true, state: true, vcpus: true, memoryMiB: true, diskGiB: true } }),
+    ]);
+    const agents = new Map(ctx.services.hosts.list().map((a) => [a.hostId, a]));
+    return Promise.all(hosts.map(async (h) => {
+      const mine = vms.filter((v) => v.hostId === h.id);
+      const running = mine.filter((v) => isVmState(v.state) && isActive(v.state));
+      const sum = (rows: typeof mine, k: 'vcpus' | 'memoryMiB' | 'diskGiB') => rows.reduce((n, v) => n + v[k], 0);
+      const agent = agents.get(h.id);
+      let live: HostCapacity | null = null;
+      let capacityError: string | null = null;
+      if (agent) {
+        try {
+          live = await withTimeout(agent.capacity(), 3_000);
+        } catch (e) {
+          capacityError = e instanceof Error ? e.message : String(e);
+        }
+      }
+      return {
+        id: h.id, name: h.name, url: h.url, lastSeenAt: h.lastSeenAt,
+        connected: !!agent, capacityError,
+        cpus: live?.cpus ?? h.cpus,
+        memoryMiB: live?.memoryMiB ?? h.memoryMiB,
+        vms: { total: mine.length, running: running.length },
+        allocated: { vcpus: sum(mine, 'vcpus'), memoryMiB: sum(mine, 'memoryMiB'), diskGiB: sum(mine, 'diskGiB') },
+        runningAllocated: { vcpus: sum(running, 'vcpus'), memoryMiB: sum(running, 'memoryMiB') },
+        disk: {
+          totalBytes: live?.diskTotalBytes ?? null,
+          freeBytes: live?.diskFreeBytes ?? (live ?? h).diskGiB * 2 ** 30,
+        },
+      };
+    }));
   }),
 });

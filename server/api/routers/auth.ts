@@ -103,6 +103,7 @@ export const authRouter = router({
     const { db, config } = ctx.services;
     if (ctx.principal?.sessionId) {
       await db.session.deleteMany({ where: { id: ctx.principal.sessionId } });
+      ctx.services.events.sessionsEnded({ userId: ctx.principal.user.id });
       await audit(ctx, db, { action: 'auth.signout', targetType: 'session', outcome: 'ok' });
     }
     ctx.setCookie(clearSessionCookie(config.secureCookies));
@@ -112,6 +113,7 @@ export const authRouter = router({
   signOutEverywhere: sessionProcedure.mutation(async ({ ctx }) => {
     const { db, config } = ctx.services;
     const { count } = await db.session.deleteMany({ where: { userId: ctx.principal.user.id } });
+    ctx.services.events.sessionsEnded({ userId: ctx.principal.user.id });
     await audit(ctx, db, { action: 'auth.signout_all', targetType: 'session', outcome: 'ok', detail: `${count} sessions` });
     ctx.setCookie(clearSessionCookie(config.secureCookies));
     return { ended: count };

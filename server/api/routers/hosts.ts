@@ -9,11 +9,15 @@ import { newToken, sha256 } from '../../auth/secrets';
 import { HOST_TOKEN_PREFIX } from '../../auth/sessions';
 import { RemoteAgent } from '../../agent/remote';
 import { handleAgentReport } from '../../agent/reports';
-import { applyVmEvent } from '../vmEvents';
+import { applyVmEvent, armDeadline, DEFAULT_GRACE_SECONDS, pendingOf } from '../vmEvents';
+import { placeUnplacedVms } from './vm';
 import { isActive, isVmState } from '../../domain/vmState';
 import { audit } from '../audit';
 
-const capacity = z.strictObject({ cpus: z.number().int().min(0), memoryMiB: z.number().int().min(0), diskGiB: z.number().int().min(0) });
+const capacity = z.strictObject({
+  cpus: z.number().int().min(0), memoryMiB: z.number().int().min(0), diskGiB: z.number().int().min(0),
+  diskTotalBytes: z.number().int().min(0).optional(), diskFreeBytes: z.number().int().min(0).optional(),
+});
 const vmIdList = z.array(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/)).max(10_000);
 
 const report = z.discriminatedUnion('event', [
@@ -45,7 +49,8 @@ export const hostsRouter = router({
     .input(z.strictObject({ url: z.url().max(500), key: z.string().min(32).max(200), capacity, running: vmIdList }))
     .mutation(async ({ ctx, input }) => {
       const { db, hosts } = ctx.services;
-      await db.host.update({ where: { id: ctx.host.id }, data: { url: input.url, ...input.capacity, lastSeenAt: new Date() } });
+      const { cpus, memoryMiB, diskGiB } = input.capacity; // the byte counts are asked live, not stored
+      await db.host.update({ where: { id: ctx.host.id }, data: { url: input.url, cpus, memoryMiB, diskGiB, lastSeenAt: new Date() } });
       const known = hosts.list().find((a) => a.hostId === ctx.host.id);
       if (!(known instanceof RemoteAgent) || known.url !== input.url || !hosts.sameKey(ctx.host.id, input.key)) {
         hosts.register(new RemoteAgent(ctx.host.id, input.url, input.key), input.key);
@@ -54,7 +59,11 @@ export const hostsRouter = router({
           if (!isVmState(vm.state) || !isActive(vm.state)) continue;
           if (!running.has(vm.id)) await applyVmEvent(ctx.services, vm.id, 'crashed', { lastError: 'The VM process is gone from its host.' }).catch(() => {});
           else if (vm.state === 'starting') await applyVmEvent(ctx.services, vm.id, 'started').catch(() => {});
+          // A graceful stop under way when the panel restarted: its countdown starts again.
+          else if (vm.state === 'stopping' && !pendingOf(ctx.services, vm.id)) armDeadline(ctx.services, vm.id, 'stop', DEFAULT_GRACE_SECONDS);
         }
+        // VMs created while no host existed go to the hosts there are now.
+        void placeUnplacedVms(ctx.services).catch((e) => console.error('placing VMs failed:', e));
       }
       return { hostId: ctx.host.id };
     }),

@@ -1,6 +1,7 @@
 // VM inventory and lifecycle. Each procedure: authorize through loadVm (one
 // permission rule), apply the domain rule, write, audit.
 import { TRPCError } from '@trpc/server';
+import { z } from 'zod';
 import { authedProcedure, router, type Context } from '../trpc';
 import { createVmInput, deleteVmInput, renameVmInput, resizeVmInput, vmIdInput } from '../../domain/validation';
 import { deltaForCreate, deltaForResize } from '../../domain/quota';
@@ -9,11 +10,15 @@ import { vmRights, type VmAction } from '../../domain/permissions';
 import { loadVm } from '../vmAccess';
 import { chooseHost } from '../../domain/placement';
 import { chargeQuota, TX_OPTIONS } from '../quotaTx';
-import { applyVmEvent } from '../vmEvents';
+import { applyVmEvent, armDeadline, clearPending, DEFAULT_GRACE_SECONDS, forceNow, MAX_GRACE_SECONDS, noteReset, pendingOf } from '../vmEvents';
 import { audit } from '../audit';
 import { NoHostError } from '../../agent/registry';
-import { AgentError, type VmSpec } from '../../agent/types';
+import { AgentError, type HostAgent, type VmSpec } from '../../agent/types';
 import type { Principal } from '../../auth/sessions';
+import type { Services } from '../../services';
+
+/** How long a graceful stop or reboot waits for the guest before forcing it. */
+const graceInput = vmIdInput.extend({ timeoutSeconds: z.number().int().min(1).max(MAX_GRACE_SECONDS).optional() });
 
 type VmRow = Awaited<ReturnType<typeof loadVm>>['vm'];
 
@@ -70,12 +75,12 @@ async function imageFor(ctx: Context, imageId: string) {
  * The connected host a new VM goes to (see domain/placement.ts), or null when
  * there is none: the VM is then recorded unplaced. A full cluster is an error.
  */
-async function placeVm(ctx: Context, want: { vcpus: number; memoryMiB: number }) {
-  const agents = ctx.services.hosts.list();
+async function placeVm(services: Services, want: { vcpus: number; memoryMiB: number }) {
+  const agents = services.hosts.list();
   if (agents.length === 0) return null;
   const [hosts, sums] = await Promise.all([
-    ctx.services.db.host.findMany({ where: { id: { in: agents.map((a) => a.hostId) } } }),
-    ctx.services.db.vm.groupBy({ by: ['hostId'], where: { hostId: { in: agents.map((a) => a.hostId) } }, _sum: { vcpus: true, memoryMiB: true } }),
+    services.db.host.findMany({ where: { id: { in: agents.map((a) => a.hostId) } } }),
+    services.db.vm.groupBy({ by: ['hostId'], where: { hostId: { in: agents.map((a) => a.hostId) } }, _sum: { vcpus: true, memoryMiB: true } }),
   ]);
   const placed = chooseHost(
     hosts.map((h) => {
@@ -89,7 +94,8 @@ async function placeVm(ctx: Context, want: { vcpus: number; memoryMiB: number })
 }
 
 /** What the UI shows for a VM, with what the viewer may do to it. */
-function view(vm: VmRow & { owner?: { id: string; email: string; name: string }; host?: { name: string } | null }, principal: Principal, shareRole: Parameters<typeof vmRights>[2]) {
+function view(services: Services, vm: VmRow & { owner?: { id: string; email: string; name: string }; host?: { name: string } | null }, principal: Principal, shareRole: Parameters<typeof vmRights>[2]) {
+  const pending = pendingOf(services, vm.id);
   return {
     id: vm.id,
     name: vm.name,
@@ -99,6 +105,10 @@ function view(vm: VmRow & { owner?: { id: string; email: string; name: string };
     image: vm.image,
     state: vm.state,
     lastError: vm.lastError,
+    /** While a graceful stop waits for the guest: when it will be forced. */
+    stopDeadline: vm.state === 'stopping' && pending?.action === 'stop' ? pending.deadline : null,
+    /** While a graceful reboot waits for the guest: when it will be reset. */
+    rebootDeadline: vm.state === 'running' && pending?.action === 'reboot' ? pending.deadline : null,
     host: vm.host?.name ?? null,
     owner: vm.owner ?? null,
     createdAt: vm.createdAt,
@@ -114,7 +124,7 @@ const listInclude = {
   host: { select: { name: true } },
 } as const;
 
-async function lifecycle(ctx: Context & { principal: Principal }, id: string, event: VmEvent, auditAction: string) {
+async function lifecycle(ctx: Context & { principal: Principal }, id: string, event: VmEvent, auditAction: string, grace?: number | 'reset') {
   return audited(ctx, auditAction, id, async (setTarget) => {
     const { services } = ctx;
     const { vm } = await loadVm(services.db, ctx.principal, id, 'operate');
@@ -123,30 +133,116 @@ async function lifecycle(ctx: Context & { principal: Principal }, id: string, ev
     if (!isVmState(from)) throw new Error(`unknown state ${from}`);
     const t = transition(from, event);
     if (!t.ok) throw new TRPCError({ code: 'PRECONDITION_FAILED', message: t.message });
-    const agent = services.hosts.forHost(vm.hostId); // "no host available" before anything changes
-    const image = await imageFor(ctx, vm.imageId);
+    const seconds = typeof grace === 'number' ? grace : DEFAULT_GRACE_SECONDS;
     if (event === 'start') {
+      // A VM created while no host existed is placed now; its disk is made on the chosen host.
+      const placed = vm.hostId ? null : await placeVm(services, vm);
+      const agent = placed ?? services.hosts.forHost(vm.hostId); // "no host available" before anything changes
+      const image = await imageFor(ctx, vm.imageId);
       // Running VMs are a quota too: charge it with the state change.
       await services.db.$transaction(async (tx) => {
         await chargeQuota(tx, vm.ownerId, { runningVms: 1 });
-        const { count } = await tx.vm.updateMany({ where: { id, state: from }, data: { state: t.to, lastError: null } });
+        const { count } = await tx.vm.updateMany({
+          where: { id, state: from, hostId: vm.hostId },
+          data: { state: t.to, lastError: null, ...(placed ? { hostId: placed.hostId } : {}) },
+        });
         if (count !== 1) throw new TRPCError({ code: 'CONFLICT', message: 'The VM changed state meanwhile. Try again.' });
       }, TX_OPTIONS);
-      await services.events.vmChanged(services.db, id);
+      await services.events.vmChanged(services.db, id, [], t.to);
       try {
+        if (placed) {
+          await placed.createDisk(specOf(vm, image)).catch(async (e) => {
+            // No disk was made there: the VM stays unplaced, and the next start places it again.
+            await services.db.vm.updateMany({ where: { id }, data: { hostId: null } });
+            throw e;
+          });
+        }
         await agent.start(specOf(vm, image));
       } catch (e) {
         await applyVmEvent(services, id, 'startFailed', { lastError: failure(e).message }).catch(() => {});
         throw e;
       }
-    } else if (event === 'reboot') {
-      await agent.reboot(id);
-    } else {
-      await applyVmEvent(services, id, event, { expected: from });
-      await agent.stop(id, { force: event === 'forceStop' });
+      return { state: t.to };
     }
-    return { state: t.to };
+    const agent = services.hosts.forHost(vm.hostId);
+    if (event === 'reboot') {
+      if (grace === 'reset') {
+        noteReset(services, id);
+        await agent.reboot(id, { force: true });
+        return { state: t.to };
+      }
+      if (pendingOf(services, id)) throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'The VM is already rebooting; reset it to force the reboot.' });
+      const deadline = armDeadline(services, id, 'reboot', seconds);
+      await services.events.vmChanged(services.db, id, [], t.to);
+      try {
+        await agent.reboot(id, { force: false });
+      } catch (e) {
+        if (!(e instanceof AgentError)) throw e;
+        await forceNow(services, vm, 'reboot', e.message); // the guest cannot be asked: reset it
+        return { state: t.to, forced: true, deadline: null };
+      }
+      return { state: t.to, forced: false, deadline };
+    }
+    if (event === 'forceStop') {
+      clearPending(services, id);
+      await applyVmEvent(services, id, event, { expected: from });
+      await agent.stop(id, { force: true });
+      return { state: t.to };
+    }
+    // A graceful stop. A VM still starting has no guest to ask yet: it is stopped at once.
+    const deadline = from === 'starting' ? null : armDeadline(services, id, 'stop', seconds);
+    try {
+      await applyVmEvent(services, id, event, { expected: from });
+    } catch (e) {
+      clearPending(services, id);
+      throw e;
+    }
+    if (!deadline) {
+      await agent.stop(id, { force: true });
+      return { state: t.to, forced: true, deadline: null };
+    }
+    try {
+      await agent.stop(id, { force: false });
+    } catch (e) {
+      if (!(e instanceof AgentError)) throw e;
+      await forceNow(services, vm, 'stop', e.message);
+      return { state: t.to, forced: true, deadline: null };
+    }
+    return { state: t.to, forced: false, deadline };
   });
+}
+
+/** Places the VMs created while no host existed on the connected hosts (a host just registered) and makes their disks. */
+export async function placeUnplacedVms(services: Services): Promise<number> {
+  const { db } = services;
+  const vms = await db.vm.findMany({ where: { hostId: null, state: 'stopped' }, include: { image: true }, orderBy: { createdAt: 'asc' } });
+  let placed = 0;
+  for (const vm of vms) {
+    let agent: HostAgent | null;
+    try {
+      agent = await placeVm(services, vm);
+    } catch {
+      continue; // no room anywhere: it stays unplaced, and starting it says why
+    }
+    if (!agent) break;
+    const t = transition('stopped', 'place');
+    if (!t.ok) continue;
+    const { count } = await db.vm.updateMany({ where: { id: vm.id, hostId: null, state: 'stopped' }, data: { hostId: agent.hostId, state: t.to } });
+    if (count !== 1) continue; // started (and placed) meanwhile
+    placed++;
+    const host = await db.host.findUnique({ where: { id: agent.hostId }, select: { name: true } });
+    await audit({ principal: null, ip: '' }, db, {
+      action: 'vm.place', targetType: 'vm', targetId: vm.id, targetName: vm.name, vmOwnerId: vm.ownerId, outcome: 'ok', detail: `on host ${host?.name ?? agent.hostId}`,
+    });
+    await services.events.vmChanged(db, vm.id, [], t.to);
+    try {
+      await agent.createDisk(specOf(vm, vm.image));
+      await applyVmEvent(services, vm.id, 'created');
+    } catch (e) {
+      await applyVmEvent(services, vm.id, 'createFailed', { lastError: failure(e).message }).catch(() => {});
+    }
+  }
+  return placed;
 }
 
 export const vmRouter = router({
@@ -158,15 +254,15 @@ export const vmRouter = router({
       db.vmShare.findMany({ where: { userId: me }, include: { vm: { include: listInclude } }, orderBy: { createdAt: 'asc' } }),
     ]);
     return {
-      mine: mine.map((vm) => view(vm, ctx.principal, null)),
-      shared: shares.map((s) => view(s.vm, ctx.principal, s.role as 'viewer' | 'console' | 'operator')),
+      mine: mine.map((vm) => view(ctx.services, vm, ctx.principal, null)),
+      shared: shares.map((s) => view(ctx.services, s.vm, ctx.principal, s.role as 'viewer' | 'console' | 'operator')),
     };
   }),
 
   get: authedProcedure.input(vmIdInput).query(async ({ ctx, input }) => {
     const { vm, shareRole } = await loadVm(ctx.services.db, ctx.principal, input.id, 'view');
     const full = await ctx.services.db.vm.findUniqueOrThrow({ where: { id: vm.id }, include: listInclude });
-    return view(full, ctx.principal, shareRole);
+    return view(ctx.services, full, ctx.principal, shareRole);
   }),
 
   create: authedProcedure.input(createVmInput).mutation(async ({ ctx, input }) => {
@@ -175,7 +271,7 @@ export const vmRouter = router({
     if (input.memoryMiB < image.minMemoryMiB) {
       throw new TRPCError({ code: 'BAD_REQUEST', message: `memoryMiB: ${image.name} needs at least ${image.minMemoryMiB} MiB.` });
     }
-    const agent = await placeVm(ctx, input);
+    const agent = await placeVm(services, input);
     let vm;
     try {
       vm = await services.db.$transaction(async (tx) => {
@@ -197,7 +293,7 @@ export const vmRouter = router({
       throw err;
     }
     await audit(ctx, services.db, { action: 'vm.create', targetType: 'vm', targetId: vm.id, targetName: vm.name, vmOwnerId: vm.ownerId, outcome: 'ok', detail: `${vm.vcpus} vCPU, ${vm.memoryMiB} MiB, ${vm.diskGiB} GiB, ${image.name}` });
-    await services.events.vmChanged(services.db, vm.id);
+    await services.events.vmChanged(services.db, vm.id, [], vm.state);
     if (agent) {
       // Disk preparation can take a while: the state shows progress live.
       void agent.createDisk(specOf(vm, image)).then(
@@ -205,7 +301,7 @@ export const vmRouter = router({
         (e) => applyVmEvent(services, vm.id, 'createFailed', { lastError: failure(e).message }),
       ).catch(() => {});
     }
-    return view(vm, principal, null);
+    return view(services, vm, principal, null);
   }),
 
   rename: authedProcedure.input(renameVmInput).mutation(({ ctx, input }) =>
@@ -265,7 +361,8 @@ export const vmRouter = router({
       // Deleting the row releases its quota: usage is derived from the VMs.
       const audience = await services.events.audienceOf(services.db, vm.id);
       await services.db.vm.delete({ where: { id: vm.id } });
-      services.events.emitVm({ vmId: vm.id, audience });
+      clearPending(services, vm.id);
+      services.events.emitVm({ vmId: vm.id, audience, state: 'deleted' });
       return { ok: true };
     }),
   ),
@@ -288,12 +385,17 @@ export const vmRouter = router({
   onChange: authedProcedure.subscription(async function* ({ ctx, signal }) {
     const me = ctx.principal.user;
     for await (const change of ctx.services.events.vmChanges(signal!)) {
-      if (me.role === 'admin' || change.audience.includes(me.id)) yield { vmId: change.vmId };
+      if (me.role === 'admin' || change.audience.includes(me.id)) yield { vmId: change.vmId, ...(change.state ? { state: change.state } : {}) };
     }
   }),
 
   start: authedProcedure.input(vmIdInput).mutation(({ ctx, input }) => lifecycle(ctx, input.id, 'start', 'vm.start')),
-  stop: authedProcedure.input(vmIdInput).mutation(({ ctx, input }) => lifecycle(ctx, input.id, 'stop', 'vm.stop')),
+  /** Graceful: presses the ACPI power button; forced after `timeoutSeconds` (default 30) if the guest has not powered off. */
+  stop: authedProcedure.input(graceInput).mutation(({ ctx, input }) => lifecycle(ctx, input.id, 'stop', 'vm.stop', input.timeoutSeconds)),
+  /** Ends the VM now. */
   forceStop: authedProcedure.input(vmIdInput).mutation(({ ctx, input }) => lifecycle(ctx, input.id, 'forceStop', 'vm.force_stop')),
-  reboot: authedProcedure.input(vmIdInput).mutation(({ ctx, input }) => lifecycle(ctx, input.id, 'reboot', 'vm.reboot')),
+  /** Graceful: the guest shuts down and starts again; reset after `timeoutSeconds` (default 30) if it has not. */
+  reboot: authedProcedure.input(graceInput).mutation(({ ctx, input }) => lifecycle(ctx, input.id, 'reboot', 'vm.reboot', input.timeoutSeconds)),
+  /** A hard reset now (a fresh VM process on the same disk). */
+  reset: authedProcedure.input(vmIdInput).mutation(({ ctx, input }) => lifecycle(ctx, input.id, 'reboot', 'vm.reset', 'reset')),
 });

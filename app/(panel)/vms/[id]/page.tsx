@@ -11,15 +11,20 @@ import { AuditTable } from '../../../_components/AuditTable';
 import { RenameForm, ResizeForm } from '../../../_components/VmEditForms';
 import { SharesPanel } from '../../../_components/SharesPanel';
 import { formatDateTime, formatMiB, timeAgo } from '../../../_lib/format';
+import { useFallbackPoll } from '../../../_lib/live';
+import { VmMetricsPanel } from '../../../_components/VmMetricsPanel';
+import { GraceCountdown } from '../../../_components/StopCountdown';
 
 export default function VmPage() {
   const { id } = useParams<{ id: string }>();
   const trpc = useTRPC();
   const router = useRouter();
-  const vm = useQuery(trpc.vm.get.queryOptions({ id }, { refetchInterval: (q) => (q.state.error ? false : 2_000) }));
+  // Live through vm.onChange (see _lib/live.tsx); polling only while the feed is down.
+  const poll = useFallbackPoll();
+  const vm = useQuery(trpc.vm.get.queryOptions({ id }, { refetchInterval: (q) => (q.state.error ? false : poll) }));
   const canAudit = vm.data?.rights.includes('audit') ?? false;
   useDocumentTitle(vm.data?.name ?? (vm.isError ? 'VM not available' : 'VM'));
-  const events = useQuery(trpc.audit.list.queryOptions({ vmId: id, limit: 20 }, { enabled: canAudit, refetchInterval: 5_000 }));
+  const events = useQuery(trpc.audit.list.queryOptions({ vmId: id, limit: 20 }, { enabled: canAudit, refetchInterval: poll }));
 
   const crumbs = (name: string) => (
     <nav aria-label="Breadcrumb" className="crumbs"><Link href="/">Dashboard</Link> <span aria-hidden="true">/</span> <span>{name}</span></nav>
@@ -55,12 +60,21 @@ export default function VmPage() {
           </p>
         </div>
         <div className="page-actions">
+          {v.rights.includes('console') ? <Link href={`/vms/${v.id}/console`} className="btn btn-sm">Console</Link> : null}
           <VmActions vm={v} onDeleted={() => router.replace('/')} />
         </div>
       </div>
 
+      {v.state === 'stopping' ? <GraceCountdown kind="stop" deadline={v.stopDeadline} since={new Date(v.updatedAt)} /> : null}
+      {v.rebootDeadline ? <GraceCountdown kind="reboot" deadline={v.rebootDeadline} since={null} /> : null}
+
       {v.lastError ? (
         <div className="alert alert-error" role="status"><div><strong>Last error</strong><div>{v.lastError}</div></div></div>
+      ) : null}
+
+      {/* Usage exists only while a VM process does; a stopped VM's page starts with its specifications. */}
+      {v.state === 'running' || v.state === 'starting' || v.state === 'stopping' ? (
+        <VmMetricsPanel vmId={v.id} running={v.state === 'running'} vcpus={v.vcpus} />
       ) : null}
 
       <div className="grid-2">

@@ -7,6 +7,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { checkQuota, deltaForCreate, QUOTA_RESOURCES, type QuotaResource } from '@/server/domain/quota';
 import { diskGiB, memoryMiB, vcpus, vmName } from '@/server/domain/validation';
 import { useTRPC } from '../../../_lib/trpc';
+import { useFallbackPoll } from '../../../_lib/live';
 import { errorInfo, quotaFieldErrors } from '../../../_lib/errors';
 import { Field, FormError, SelectField } from '../../../_components/Field';
 import { ErrorBox, PageHeader } from '../../../_components/States';
@@ -31,7 +32,7 @@ export default function NewVmPage() {
   const router = useRouter();
   const toast = useToast();
   const images = useQuery(trpc.images.list.queryOptions());
-  const quota = useQuery(trpc.account.quota.queryOptions(undefined, { refetchInterval: 2_000 }));
+  const quota = useQuery(trpc.account.quota.queryOptions(undefined, { refetchInterval: useFallbackPoll() }));
   const [v, setV] = useState({ name: '', imageId: '', vcpus: '1', memoryMiB: '512', diskGiB: '10' });
   const [touched, setTouched] = useState<Partial<Record<FieldName, boolean>>>({});
   const [submitted, setSubmitted] = useState(false);

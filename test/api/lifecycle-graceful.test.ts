@@ -1,0 +1,221 @@
+// Graceful stop and reboot when the guest does not comply (a host agent whose
+// guests ignore the power button: the panel forces them at the deadline), and
+// VMs created while no host existed (placed when a host registers, or when
+// they are started).
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { Duplex } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorOf, startPanel, withUsers, type Client, type TestPanel } from '../support/server';
+import { AgentError, type ConsoleKind, type HostAgent, type HostCapacity, type VmMetrics, type VmSpec } from '../../server/agent/types';
+import { handleAgentReport } from '../../server/agent/reports';
+import { LocalAgent } from '../../server/agent/local';
+import { startLocalAgent } from '../../server/agent/boot';
+import { placeUnplacedVms } from '../../server/api/routers/vm';
+import { ROOT_DIR } from '../../server/config';
+
+const GUEST = path.join(ROOT_DIR, 'native/guest/build/guest.elf');
+
+async function waitState(panel: TestPanel, id: string, want: string, ms = 10_000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const s = (await panel.db.vm.findUniqueOrThrow({ where: { id } })).state;
+    if (s === want) return;
+    if (Date.now() > until) throw new Error(`VM ${id} is ${s}, expected ${want}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A host whose guests ignore the power button; forced actions work. */
+class StubbornAgent implements HostAgent {
+  calls: string[] = [];
+  failPress = false;
+  constructor(readonly hostId: string, private readonly panel: TestPanel) {}
+  private report(vmId: string, event: 'started' | 'stopped' | 'rebooted') {
+    setTimeout(() => void handleAgentReport(this.panel.services, { vmId, event }), 10);
+  }
+  async capacity(): Promise<HostCapacity> { return { cpus: 8, memoryMiB: 8192, diskGiB: 100 }; }
+  async createDisk(): Promise<void> {}
+  async deleteDisk(): Promise<void> {}
+  async start(vm: VmSpec): Promise<void> { this.calls.push('start'); this.report(vm.id, 'started'); }
+  async stop(vmId: string, opts: { force: boolean }): Promise<void> {
+    if (!opts.force && this.failPress) throw new AgentError('The guest could not be asked to shut down: The VM process did not answer.');
+    this.calls.push(opts.force ? 'stop!' : 'stop');
+    if (opts.force) this.report(vmId, 'stopped');
+  }
+  async reboot(vmId: string, opts: { force?: boolean } = {}): Promise<void> {
+    this.calls.push(opts.force ? 'reboot!' : 'reboot');
+    if (opts.force) { this.report(vmId, 'rebooted'); this.report(vmId, 'started'); }
+  }
+  async metrics(): Promise<VmMetrics | null> { return null; }
+  openConsole(_vmId: string, _kind: ConsoleKind): Promise<Duplex> { return Promise.reject(new AgentError('no console here')); }
+}
+
+describe('graceful stop and reboot with a guest that ignores the power button', () => {
+  let panel: TestPanel;
+  let c: Client;
+  let agent: StubbornAgent;
+  let imageId: string;
+
+  beforeAll(async () => {
+    panel = await startPanel('sqlite');
+    c = (await withUsers(panel, 1)).users[0]!.c;
+    const host = await panel.db.host.create({ data: { name: 'stubborn', url: 'http://stub', cpus: 8, memoryMiB: 8192, diskGiB: 100 } });
+    agent = new StubbornAgent(host.id, panel);
+    panel.services.hosts.register(agent);
+    imageId = (await panel.db.image.create({ data: { name: 'g', kind: 'test-guest', kernelPath: GUEST } })).id;
+  });
+  afterAll(async () => { await panel.close(); });
+
+  async function runningVm(name: string) {
+    const vm = await c.vm.create.mutate({ name, imageId, vcpus: 1, memoryMiB: 64, diskGiB: 1 });
+    await waitState(panel, vm.id, 'stopped');
+    await c.vm.start.mutate({ id: vm.id });
+    await waitState(panel, vm.id, 'running');
+    agent.calls.length = 0;
+    return vm.id;
+  }
+  const auditOf = async (id: string) => (await c.audit.list.query({ vmId: id })).events.reverse().map((e) => `${e.action}:${e.outcome}${e.detail ? ` ${e.detail}` : ''}`);
+
+  it('a stop shows its deadline and is forced when it passes', async () => {
+    const id = await runningVm('stop-late');
+    const t0 = Date.now();
+    const r = await c.vm.stop.mutate({ id, timeoutSeconds: 1 });
+    expect(r.forced).toBe(false);
+    expect(Math.abs(r.deadline!.getTime() - (t0 + 1000))).toBeLessThan(500);
+    const v = await c.vm.get.query({ id });
+    expect(v.state).toBe('stopping');
+    expect(v.stopDeadline).toEqual(r.deadline);
+    await sleep(600);
+    expect(await c.vm.get.query({ id })).toMatchObject({ state: 'stopping' });
+    await waitState(panel, id, 'stopped', 3000);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
+    expect(agent.calls).toEqual(['stop', 'stop!']);
+    expect((await c.vm.get.query({ id })).stopDeadline).toBeNull();
+    expect((await auditOf(id)).slice(-2)).toEqual(['vm.stop:ok', 'vm.stop_forced:ok The guest did not power off within 1 s.']);
+  });
+
+  it('the default grace period is 30 s; force stop is immediate and cancels the countdown', async () => {
+    const id = await runningVm('stop-force');
+    const r = await c.vm.stop.mutate({ id });
+    expect(r.deadline!.getTime() - Date.now()).toBeGreaterThan(28_000);
+    await c.vm.forceStop.mutate({ id });
+    await waitState(panel, id, 'stopped', 1000);
+    expect(agent.calls).toEqual(['stop', 'stop!']);
+    expect((await auditOf(id)).slice(-2)).toEqual(['vm.stop:ok', 'vm.force_stop:ok']);
+  });
+
+  it('a guest that cannot even be asked is stopped by force at once, and that is audited', async () => {
+    const id = await runningVm('stop-unreachable');
+    agent.failPress = true;
+    try {
+      const r = await c.vm.stop.mutate({ id });
+      expect(r).toMatchObject({ forced: true, deadline: null });
+    } finally {
+      agent.failPress = false;
+    }
+    await waitState(panel, id, 'stopped', 1000);
+    expect((await auditOf(id)).slice(-2)).toEqual([
+      'vm.stop_forced:ok The guest could not be asked to shut down: The VM process did not answer.', 'vm.stop:ok',
+    ]);
+  });
+
+  it('a reboot shows its deadline and resets the VM when it passes; a second reboot meanwhile is refused', async () => {
+    const id = await runningVm('reboot-late');
+    const r = await c.vm.reboot.mutate({ id, timeoutSeconds: 1 });
+    expect((await c.vm.get.query({ id })).rebootDeadline).toEqual(r.deadline);
+    expect((await errorOf(c.vm.reboot.mutate({ id }))).message).toMatch(/already rebooting/);
+    await sleep(1500);
+    expect(agent.calls).toEqual(['reboot', 'reboot!']);
+    const v = await c.vm.get.query({ id });
+    expect(v).toMatchObject({ state: 'running', rebootDeadline: null });
+    const audit = await auditOf(id);
+    expect(audit.slice(-3)).toEqual(['vm.reboot:ok', 'vm.reboot:denied The VM is already rebooting; reset it to force the reboot.', 'vm.reboot_forced:ok The guest did not shut down for the reboot within 1 s.']);
+    expect(audit.some((a) => a.startsWith('vm.guest_reboot'))).toBe(false);
+    await c.vm.forceStop.mutate({ id });
+  });
+});
+
+describe('VMs created while no host existed', () => {
+  let panel: TestPanel;
+  let c: Client;
+  let imageId: string;
+  let agent: LocalAgent | null = null;
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'kvmpanel-place-'));
+
+  beforeAll(async () => {
+    panel = await startPanel('sqlite'); // no host yet
+    c = (await withUsers(panel, 1)).users[0]!.c;
+    imageId = (await panel.db.image.create({ data: { name: 'g', kind: 'test-guest', kernelPath: GUEST } })).id;
+  });
+  afterAll(async () => {
+    await agent?.stopAll();
+    await panel.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const serialReady = (sock: string) => new Promise<void>((resolve, reject) => {
+    const s = net.connect(sock);
+    let out = '';
+    const timer = setTimeout(() => { s.destroy(); reject(new Error(`no guest ready: ${out}`)); }, 5000);
+    s.on('data', (d) => { out += d; if (/guest ready/.test(out)) { clearTimeout(timer); s.destroy(); resolve(); } });
+    s.on('error', reject);
+  });
+
+  it('are placed at start on a host that registered without placing them, and run', async () => {
+    const vm = await c.vm.create.mutate({ name: 'early', imageId, vcpus: 1, memoryMiB: 64, diskGiB: 1 });
+    expect(vm).toMatchObject({ state: 'stopped', host: null });
+    expect((await errorOf(c.vm.start.mutate({ id: vm.id }))).message).toMatch(/^No host available/);
+    expect(await panel.db.vm.findUniqueOrThrow({ where: { id: vm.id } })).toMatchObject({ state: 'stopped', hostId: null });
+
+    // A host appears (registered directly here, so nothing places the VM before its start).
+    const host = await panel.db.host.create({ data: { name: 'local', url: 'local', cpus: 2, memoryMiB: 4096, diskGiB: 10 } });
+    agent = new LocalAgent({ hostId: host.id, dataDir, report: (r) => void handleAgentReport(panel.services, r) });
+    panel.services.hosts.register(agent);
+    await c.vm.start.mutate({ id: vm.id });
+    await waitState(panel, vm.id, 'running');
+    expect((await c.vm.get.query({ id: vm.id })).host).toBe('local');
+    expect(existsSync(agent.paths(vm.id).disk)).toBe(true);
+    await serialReady(agent.paths(vm.id).serial);
+    await c.vm.forceStop.mutate({ id: vm.id });
+    await waitState(panel, vm.id, 'stopped');
+  });
+
+  it('are placed, with their disks made, when a host registers', async () => {
+    // Created while the panel knows no host (as after a restart, before the agent is back)…
+    panel.services.hosts.unregister(agent!.hostId);
+    const second = await c.vm.create.mutate({ name: 'early-2', imageId, vcpus: 1, memoryMiB: 64, diskGiB: 1 });
+    expect(second).toMatchObject({ state: 'stopped', host: null });
+    // …then the host registers (what hosts.register and the local agent's start do).
+    panel.services.hosts.register(agent!);
+    expect(await placeUnplacedVms(panel.services)).toBe(1);
+    await waitState(panel, second.id, 'stopped');
+    expect((await c.vm.get.query({ id: second.id })).host).toBe('local');
+    expect(existsSync(agent!.paths(second.id).disk)).toBe(true);
+    const audit = (await c.audit.list.query({ vmId: second.id })).events.map((e) => e.action);
+    expect(audit).toContain('vm.place');
+    await c.vm.start.mutate({ id: second.id });
+    await waitState(panel, second.id, 'running');
+    await serialReady(agent!.paths(second.id).serial);
+    await c.vm.forceStop.mutate({ id: second.id });
+    await waitState(panel, second.id, 'stopped');
+  });
+
+  it('the local host agent places them when it starts', async () => {
+    await agent?.stopAll();
+    panel.services.hosts.unregister(agent!.hostId);
+    await panel.db.host.delete({ where: { name: 'local' } }).catch(() => {});
+    await panel.db.vm.deleteMany({});
+    agent = null;
+    const vm = await c.vm.create.mutate({ name: 'before-boot', imageId, vcpus: 1, memoryMiB: 64, diskGiB: 1 });
+    expect(vm.host).toBeNull();
+    agent = await startLocalAgent(panel.services);
+    expect(agent).not.toBeNull();
+    await waitState(panel, vm.id, 'stopped');
+    expect((await c.vm.get.query({ id: vm.id })).host).toBe('local');
+    expect(existsSync(agent!.paths(vm.id).disk)).toBe(true);
+  });
+});
