@@ -59,6 +59,11 @@ export const createVmInput = z.strictObject({
   diskGiB,
 });
 
+/** The smallest disk (GiB) a VM made from a template of this many bytes may have: the copy must fit. */
+export function minDiskGiB(templateBytes: number): number {
+  return Math.max(1, Math.ceil(templateBytes / 2 ** 30));
+}
+
 export const resizeVmInput = z.strictObject({ id, vcpus, memoryMiB, diskGiB });
 export const renameVmInput = z.strictObject({ id, name: vmName });
 export const vmIdInput = z.strictObject({ id });

@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorOf, startPanel, withUsers, type TestPanel } from '../support/server';
@@ -32,6 +34,26 @@ describe('image catalog', () => {
     await setup.users[0]!.c.vm.delete.mutate({ id: vm.id });
     await a.images.delete.mutate({ id });
     expect(await panel.db.image.count()).toBe(0);
+  });
+
+  it('a VM from an image with a disk template must be at least as large as the template', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'kvmpanel-tpl-'));
+    try {
+      const tpl = path.join(dir, 'disk.img');
+      writeFileSync(tpl, '');
+      truncateSync(tpl, 2 * 2 ** 30 + 4096); // sparse: 2 GiB and a bit apparent, nothing allocated
+      const image = await panel.db.image.create({ data: { name: 'big-template', kind: 'debian', kernelPath: guest, diskTemplatePath: tpl, minMemoryMiB: 32 } });
+      const u = setup.users[0]!.c;
+      const small = await errorOf(u.vm.create.mutate({ name: 'too-small', imageId: image.id, vcpus: 1, memoryMiB: 32, diskGiB: 2 }));
+      expect(small.code).toBe('BAD_REQUEST');
+      expect(small.message).toBe("diskGiB: big-template's disk template needs at least 3 GiB.");
+      expect(await panel.db.vm.count({ where: { name: 'too-small' } })).toBe(0);
+      const vm = await u.vm.create.mutate({ name: 'fits', imageId: image.id, vcpus: 1, memoryMiB: 32, diskGiB: 3 });
+      await u.vm.delete.mutate({ id: vm.id });
+      await panel.db.image.delete({ where: { id: image.id } });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('ordinary users cannot import or delete images', async () => {

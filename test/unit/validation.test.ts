@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createVmInput, email, fieldErrors, vmName, displayName, quotaInput } from '../../server/domain/validation';
+import { createVmInput, minDiskGiB, email, fieldErrors, vmName, displayName, quotaInput } from '../../server/domain/validation';
 import { LoginThrottle } from '../../server/auth/throttle';
 import { readCookie, sessionCookie } from '../../server/auth/cookies';
 
@@ -63,5 +63,15 @@ describe('session cookie', () => {
     expect(sessionCookie('t', 60, true)).toMatch(/; Secure$/);
     expect(readCookie('a=1; kvmpanel_session=abc; b=2', 'kvmpanel_session')).toBe('abc');
     expect(readCookie(undefined, 'x')).toBeUndefined();
+  });
+});
+
+describe('minDiskGiB', () => {
+  it('rounds a template up to whole GiB, at least 1', () => {
+    expect(minDiskGiB(0)).toBe(1);
+    expect(minDiskGiB(1)).toBe(1);
+    expect(minDiskGiB(2 ** 30)).toBe(1);
+    expect(minDiskGiB(2 ** 30 + 1)).toBe(2);
+    expect(minDiskGiB(2 * 2 ** 30 + 4096)).toBe(3);
   });
 });

@@ -1,9 +1,10 @@
 // VM inventory and lifecycle. Each procedure: authorize through loadVm (one
 // permission rule), apply the domain rule, write, audit.
+import { statSync } from 'node:fs';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { authedProcedure, router, type Context } from '../trpc';
-import { createVmInput, deleteVmInput, renameVmInput, resizeVmInput, vmIdInput } from '../../domain/validation';
+import { createVmInput, deleteVmInput, minDiskGiB, renameVmInput, resizeVmInput, vmIdInput } from '../../domain/validation';
 import { deltaForCreate, deltaForResize } from '../../domain/quota';
 import { isVmState, resizeRefusal, transition, type VmEvent } from '../../domain/vmState';
 import { vmRights, type VmAction } from '../../domain/permissions';
@@ -63,6 +64,16 @@ export function specOf(vm: VmRow & { image: { id: string; name: string } }, imag
     id: vm.id, name: vm.name, vcpus: vm.vcpus, memoryMiB: vm.memoryMiB, diskGiB: vm.diskGiB,
     image: { kernelPath: image.kernelPath, initrdPath: image.initrdPath, diskTemplatePath: image.diskTemplatePath, cmdline: image.cmdline },
   };
+}
+
+/** Apparent size of an image's disk template (0 without one or when unreadable: the agent then reports it). */
+function templateBytes(templatePath: string | null): number {
+  if (!templatePath) return 0;
+  try {
+    return statSync(templatePath).size;
+  } catch {
+    return 0;
+  }
 }
 
 async function imageFor(ctx: Context, imageId: string) {
@@ -270,6 +281,10 @@ export const vmRouter = router({
     const image = await imageFor(ctx, input.imageId);
     if (input.memoryMiB < image.minMemoryMiB) {
       throw new TRPCError({ code: 'BAD_REQUEST', message: `memoryMiB: ${image.name} needs at least ${image.minMemoryMiB} MiB.` });
+    }
+    const minDisk = minDiskGiB(templateBytes(image.diskTemplatePath));
+    if (input.diskGiB < minDisk) {
+      throw new TRPCError({ code: 'BAD_REQUEST', message: `diskGiB: ${image.name}'s disk template needs at least ${minDisk} GiB.` });
     }
     const agent = await placeVm(services, input);
     let vm;
