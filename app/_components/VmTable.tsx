@@ -3,7 +3,7 @@ import Link from 'next/link';
 import { StateBadge, RoleBadge } from './StateBadge';
 import { VmActions, type VmLike } from './VmActions';
 import { formatMiB } from '../_lib/format';
-import { SecondsLeft } from './StopCountdown';
+import { SecondsLeft } from './GraceCountdown';
 
 export interface VmRow extends VmLike {
   vcpus: number; memoryMiB: number; diskGiB: number;

@@ -204,9 +204,15 @@ export async function handleImageUpload(services: Services, req: IncomingMessage
       throw e;
     }
     const meta: StagedUpload = { id, part, userId: principal.user.id, size, filename, createdAt: Date.now() };
-    renameSync(tmp, stagedFile(services.config.dataDir, id));
+    // Metadata first: if it cannot be written (disk full) the temp file is still ours to remove.
+    try {
+      writeFileSync(stagedMeta(services.config.dataDir, id), JSON.stringify(meta), { mode: 0o600 });
+      renameSync(tmp, stagedFile(services.config.dataDir, id));
+    } catch (e) {
+      rmSync(stagedMeta(services.config.dataDir, id), { force: true });
+      throw e;
+    }
     tmp = null;
-    writeFileSync(stagedMeta(services.config.dataDir, id), JSON.stringify(meta), { mode: 0o600 });
     sendJson(res, 201, { uploadId: id, part, size, filename, ...(detail ? { kernelKind: detail } : {}) });
   } catch (e) {
     if (tmp) await rm(tmp, { force: true }).catch(() => undefined);

@@ -33,10 +33,9 @@ export function guestImage(): string | undefined {
  * What every VMM test file needs before its first test: the VMM built (the
  * VM runner and the addon, `node scripts/vm.mjs --build-only`), the test
  * guest, and a temporary directory. Register with
- * `beforeAll(() => ({ guest, tmp } = prepareVmTests(...)))`. The second
- * argument is historical ('bundles', 'native-runner'): both are built always.
+ * `beforeAll(() => ({ guest, tmp } = prepareVmTests(...)))`.
  */
-export function prepareVmTests(tmpPrefix: string, _build?: string): { guest: string; tmp: string } {
+export function prepareVmTests(tmpPrefix: string): { guest: string; tmp: string } {
   const b = spawnSync(process.execPath, [join(ROOT, 'scripts', 'vm.mjs'), '--build-only'], { cwd: ROOT, stdio: 'inherit' });
   if (b.status !== 0) throw new Error('building the VMM (node scripts/vm.mjs --build-only) failed');
   const guest = guestImage();

@@ -15,7 +15,7 @@ let guest = "";
 let tmp = "";
 
 beforeAll(() => {
-  if (canRun) ({ guest, tmp } = prepareVmTests("vnctest-", "bundles"));
+  if (canRun) ({ guest, tmp } = prepareVmTests("vnctest-"));
 }, 600_000);
 
 afterAll(() => removeTmp(tmp));

@@ -6,7 +6,7 @@ import { renderToStaticMarkup } from 'react-dom/server';
 import type { VmMetrics } from '../../server/agent/types';
 import { addSample, niceMax, seriesOf, WINDOW_MS } from '../../app/_lib/metrics';
 import { formatBytes, formatDuration, formatRate } from '../../app/_lib/format';
-import { GraceCountdown } from '../../app/_components/StopCountdown';
+import { GraceCountdown } from '../../app/_components/GraceCountdown';
 import { LineChart } from '../../app/_components/LineChart';
 
 function sample(at: number, o: Partial<VmMetrics> = {}): VmMetrics {

@@ -7,6 +7,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
+import { cpioNewc } from "../../server/images/cpio";
 import { ROOT } from "../../server/vm/testing";
 
 export const CACHE = join(ROOT, "test", ".cache", "linux");
@@ -126,40 +127,7 @@ export function debianKernel(): DebianKernel {
   return { pkg, vmlinuz, vmlinux };
 }
 
-// ---- initramfs: newc cpio (the format the kernel unpacks) ----
-
-interface CpioEntry {
-  name: string;
-  mode: number;  // file type bits included
-  data?: Buffer;
-  rdev?: [number, number];
-}
-
-function cpioNewc(entries: CpioEntry[]): Buffer {
-  const parts: Buffer[] = [];
-  let off = 0;
-  const push = (b: Buffer) => {
-    parts.push(b);
-    off += b.length;
-  };
-  const pad4 = () => {
-    if (off % 4) push(Buffer.alloc(4 - (off % 4)));
-  };
-  const hex = (n: number) => n.toString(16).padStart(8, "0");
-  let ino = 1;
-  for (const e of [...entries, { name: "TRAILER!!!", mode: 0 }]) {
-    const data = "data" in e && e.data ? e.data : Buffer.alloc(0);
-    const rdev: [number, number] = "rdev" in e && e.rdev ? e.rdev : [0, 0];
-    const name = Buffer.from(`${e.name}\0`);
-    const fields = [ino++, e.mode, 0, 0, 1, 0, data.length, 0, 0, rdev[0], rdev[1], name.length, 0];
-    push(Buffer.from(`070701${fields.map(hex).join("")}`, "latin1"));
-    push(name);
-    pad4();
-    push(data);
-    pad4();
-  }
-  return Buffer.concat(parts);
-}
+// ---- initramfs (written with the product's own newc cpio writer) ----
 
 export const USERSPACE_MARKER = "userspace-ok";
 
@@ -187,12 +155,12 @@ export function busyboxInitramfs(): string {
     "",
   ].join("\n");
   const cpio = cpioNewc([
-    { name: "bin", mode: 0o40755 },
-    { name: "bin/busybox", mode: 0o100755, data: busybox },
-    { name: "dev", mode: 0o40755 },
-    { name: "dev/console", mode: 0o20600, rdev: [5, 1] },
-    { name: "proc", mode: 0o40755 },
-    { name: "init", mode: 0o100755, data: Buffer.from(init) },
+    { type: "dir", name: "bin" },
+    { type: "file", name: "bin/busybox", mode: 0o755, data: busybox },
+    { type: "dir", name: "dev" },
+    { type: "chardev", name: "dev/console", mode: 0o600, major: 5, minor: 1 },
+    { type: "dir", name: "proc" },
+    { type: "file", name: "init", mode: 0o755, data: Buffer.from(init) },
   ]);
   writeFileSync(`${out}.tmp`, cpio);
   renameSync(`${out}.tmp`, out);

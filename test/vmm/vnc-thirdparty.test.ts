@@ -50,7 +50,7 @@ let guest = '';
 let tmp = '';
 
 beforeAll(() => {
-  if (!skipReason) ({ guest, tmp } = prepareVmTests('vnc3p-', 'native-runner'));
+  if (!skipReason) ({ guest, tmp } = prepareVmTests('vnc3p-'));
 }, 600_000);
 
 afterAll(() => removeTmp(tmp));

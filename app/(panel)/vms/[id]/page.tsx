@@ -13,7 +13,7 @@ import { SharesPanel } from '../../../_components/SharesPanel';
 import { formatDateTime, formatMiB, timeAgo } from '../../../_lib/format';
 import { useFallbackPoll } from '../../../_lib/live';
 import { VmMetricsPanel } from '../../../_components/VmMetricsPanel';
-import { GraceCountdown } from '../../../_components/StopCountdown';
+import { GraceCountdown } from '../../../_components/GraceCountdown';
 
 export default function VmPage() {
   const { id } = useParams<{ id: string }>();
