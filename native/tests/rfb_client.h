@@ -1,5 +1,5 @@
 // A small RFB client for the rfb_* tests: handshake, SetPixelFormat,
-// SetEncodings, update requests, and decoders for Raw and ZRLE written from
+// SetEncodings, update requests, and decoders for Raw, CopyRect and ZRLE written from
 // the protocol description (not from the server's code), so a round trip
 // proves the encoder. Pixels are kept as the client's pixel values.
 #pragma once
@@ -179,6 +179,16 @@ public:
                     for (uint32_t x = 0; x < r.w; ++x, p += pf.bpp / 8) fb[(r.y + y) * width + r.x + x] = pixel(p, pf.bpp / 8);
             } else if (r.enc == vmm::rfb::kEncZrle) {
                 if (!zrle(r)) return false;
+            } else if (r.enc == vmm::rfb::kEncCopyRect) {
+                uint32_t sx = u16(), sy = u16();
+                if (!error.empty()) return false;
+                if (sx + r.w > width || sy + r.h > height) { error = "copy source outside"; return false; }
+                // Source and destination may overlap: copy through a buffer.
+                std::vector<uint32_t> t(size_t(r.w) * r.h);
+                for (uint32_t y = 0; y < r.h; ++y)
+                    std::memcpy(&t[size_t(y) * r.w], &fb[size_t(sy + y) * width + sx], size_t(r.w) * 4);
+                for (uint32_t y = 0; y < r.h; ++y)
+                    std::memcpy(&fb[size_t(r.y + y) * width + r.x], &t[size_t(y) * r.w], size_t(r.w) * 4);
             } else {
                 error = "unexpected encoding " + std::to_string(r.enc);
                 return false;

@@ -1,6 +1,7 @@
 // RFB server: handshake, pixel formats, Raw/ZRLE round trips, change
-// tracking, input mapping, malformed clients; fuzz targets for the parser
-// and for a session driven by random client bytes.
+// tracking, scroll detection and CopyRect, input mapping, malformed clients;
+// fuzz targets for the parser, for a session driven by random client bytes
+// and for the collector on random framebuffers.
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -521,6 +522,296 @@ TEST(rfb_listens_on_a_private_unix_socket) {
     CHECK(!server.listen_unix(std::string(200, 'x'), &err));
 }
 
+// ---- CopyRect: scroll detection ----
+
+namespace {
+
+// A console-like glyph for character ch (8x16, stable per ch): rows of bits.
+uint8_t glyph_row(uint8_t ch, uint32_t r) {
+    if (ch == ' ' || r == 0 || r == 15) return 0;
+    uint32_t v = (uint32_t(ch) * 2654435761u) ^ (r * 0x9E3779B9u);
+    return uint8_t(v >> 13) | uint8_t(v >> 27);
+}
+
+// Writes one text line (row of 8x16 cells) of random characters, under the display's lock.
+void text_line(FakeDisplay& d, uint32_t row, std::mt19937& rng, uint32_t fg = 0xaaaaaa) {
+    std::lock_guard<std::mutex> g(d.mu);
+    uint32_t y0 = row * 16;
+    if (y0 + 16 > d.h) return;
+    uint32_t len = rng() % (d.w / 8 + 1);
+    for (uint32_t c = 0; c < d.w / 8; ++c) {
+        uint8_t ch = c < len && rng() % 6 ? uint8_t(33 + rng() % 94) : ' ';
+        for (uint32_t r = 0; r < 16; ++r) {
+            uint8_t bits = glyph_row(ch, r);
+            for (uint32_t b = 0; b < 8; ++b) {
+                uint32_t v = bits & (0x80 >> b) ? fg : 0;
+                std::memcpy(&d.mem[size_t(y0 + r) * d.stride + (c * 8 + b) * 4], &v, 4);
+            }
+        }
+    }
+    d.dirty.emplace_back(y0, y0 + 16);
+}
+
+// Moves rows [y0, y1) so that new row y = old row y + dy (full width);
+// rows whose source is outside the band keep their old content.
+void shift_band(FakeDisplay& d, uint32_t y0, uint32_t y1, int32_t dy) {
+    std::lock_guard<std::mutex> g(d.mu);
+    auto row = [&](uint32_t y) { return &d.mem[size_t(y) * d.stride]; };
+    if (dy > 0) {
+        for (uint32_t y = y0; y + uint32_t(dy) < y1; ++y) std::memmove(row(y), row(y + uint32_t(dy)), d.stride);
+    } else if (dy < 0) {
+        for (uint32_t y = y1; y-- > y0 + uint32_t(-dy);) std::memmove(row(y), row(y - uint32_t(-dy)), d.stride);
+    }
+    d.dirty.emplace_back(y0, y1);
+}
+
+// What the test guest does when the cursor leaves the last line.
+void console_scroll(FakeDisplay& d, std::mt19937& rng, uint32_t lines = 1) {
+    shift_band(d, 0, d.h / 16 * 16, int32_t(16 * lines));
+    for (uint32_t l = 0; l < lines; ++l) text_line(d, d.h / 16 - 1 - l, rng);
+}
+
+// Pixel writers for the random test (clamped to the mode), under the lock.
+void fill_with(FakeDisplay& d, uint32_t x0, uint32_t y0, uint32_t w, uint32_t h, uint32_t seed, bool noise) {
+    std::lock_guard<std::mutex> g(d.mu);
+    if (x0 >= d.w || y0 >= d.h) return;
+    w = std::min(w, d.w - x0);
+    h = std::min(h, d.h - y0);
+    std::mt19937 r(seed);
+    for (uint32_t y = y0; y < y0 + h; ++y)
+        for (uint32_t x = x0; x < x0 + w; ++x) {
+            uint32_t v = noise ? r() & 0xffffff : seed & 0xffffff;
+            std::memcpy(&d.mem[size_t(y) * d.stride + x * 4], &v, 4);
+        }
+    d.dirty.emplace_back(y0, y0 + h);
+}
+void fill_noise(FakeDisplay& d, uint32_t x, uint32_t y, uint32_t w, uint32_t h, uint32_t seed) { fill_with(d, x, y, w, h, seed, true); }
+void fill_solid(FakeDisplay& d, uint32_t x, uint32_t y, uint32_t w, uint32_t h, uint32_t c) { fill_with(d, x, y, w, h, c, false); }
+
+bool matches_quiet(Client& c, FakeDisplay& d) {
+    if (c.width != d.w || c.height != d.h) return false;
+    for (uint32_t y = 0; y < d.h; ++y)
+        for (uint32_t x = 0; x < d.w; ++x)
+            if (c.fb[y * c.width + x] != rfbtest::expect_pixel(c.pf, d.get(x, y))) return false;
+    return true;
+}
+
+// Reads updates until the client's picture is the display's (a change can
+// be split over two collections); returns the bytes read and whether a CopyRect came.
+bool sync(Client& c, FakeDisplay& d, uint64_t* bytes = nullptr, bool* copied = nullptr) {
+    uint64_t before = c.bytes_read;
+    std::vector<RectInfo> rects;
+    for (int i = 0; i < 6 && !matches_quiet(c, d); ++i) {
+        c.request(true);
+        if (!c.read_update(rects, 3000)) break;
+        for (auto& r : rects)
+            if (copied && r.enc == kEncCopyRect) *copied = true;
+    }
+    if (bytes) *bytes = c.bytes_read - before;
+    return matches(c, d);
+}
+
+}  // namespace
+
+TEST(rfb_collector_finds_a_scroll) {
+    // The collector alone: a full screen of text scrolled by one line.
+    FakeDisplay d(1024, 768);
+    std::mt19937 rng(7);
+    for (uint32_t r = 0; r < 48; ++r) text_line(d, r, rng);
+    Collector col;
+    Changes ch = col.collect(d.surface(), d.dirty_rows(), true);
+    CHECK(ch.reset);
+    std::vector<uint8_t> before = col.shadow();
+    console_scroll(d, rng);
+    ch = col.collect(d.surface(), d.dirty_rows(), true);
+    CHECK(ch.has_move);
+    // The band: rows that changed and equal the old rows 16 below (blank
+    // glyph rows at its edges that did not change are left out).
+    CHECK(ch.move.dst.x == 0 && ch.move.dst.w == 1024 && ch.move.dst.h >= 740 && ch.move.dst.y + ch.move.dst.h <= 752);
+    CHECK_EQ(ch.move.src_y, ch.move.dst.y + 16);
+    CHECK_EQ(ch.move.src_x, 0u);
+    // The remainder is the new line only (its old content was another line).
+    for (const Rect& r : ch.rest) CHECK(r.y >= 752);
+    // Copy + remainder reproduces the new shadow exactly.
+    std::vector<uint8_t> pic = before;
+    std::memmove(&pic[size_t(ch.move.dst.y) * 4096], &pic[size_t(ch.move.src_y) * 4096], size_t(ch.move.dst.h) * 4096);
+    for (const Rect& r : ch.rest)
+        for (uint32_t y = r.y; y < r.y + r.h; ++y)
+            std::memcpy(&pic[size_t(y) * 4096 + r.x * 4], &col.shadow()[size_t(y) * 4096 + r.x * 4], r.w * 4);
+    CHECK(pic == col.shadow());
+    // Without a CopyRect client nothing is hashed and no move is proposed.
+    console_scroll(d, rng);
+    ch = col.collect(d.surface(), d.dirty_rows(), false);
+    CHECK(!ch.has_move);
+    CHECK(!ch.rects.empty());
+}
+
+TEST(rfb_copyrect_scroll_one_line) {
+    Rig rig(1024, 768);
+    std::mt19937 rng(1);
+    for (uint32_t r = 0; r < 48; ++r) text_line(rig.disp, r, rng);
+    auto cp = rig.connect();
+    auto plain = rig.connect();
+    CHECK(cp->handshake(8));
+    CHECK(plain->handshake(8));
+    cp->set_encodings({kEncCopyRect, kEncZrle, kEncDesktopSize});
+    plain->set_encodings({kEncZrle, kEncDesktopSize});
+    std::vector<RectInfo> rects;
+    cp->request(false);
+    plain->request(false);
+    CHECK(cp->read_update(rects));
+    CHECK(plain->read_update(rects));
+    CHECK(matches(*cp, rig.disp));
+    console_scroll(rig.disp, rng);
+    uint64_t cp_bytes = 0, plain_bytes = 0;
+    bool cp_copied = false, plain_copied = false;
+    CHECK(sync(*cp, rig.disp, &cp_bytes, &cp_copied));
+    CHECK(sync(*plain, rig.disp, &plain_bytes, &plain_copied));
+    std::fprintf(stderr, "  scroll by one line of 1024x768 text: %llu bytes with CopyRect, %llu without\n",
+                 (unsigned long long)cp_bytes, (unsigned long long)plain_bytes);
+    CHECK(cp_copied);
+    CHECK(!plain_copied);
+    CHECK(cp_bytes * 8 < plain_bytes);
+    CHECK(cp_bytes < 6000);  // a 12+4 byte CopyRect and one new text line
+    CHECK(rig.server.stats().moves >= 1);
+    CHECK(rig.server.stats().copy_rects >= 1);
+    // Three lines at once, and a scroll with the cursor line changed too.
+    console_scroll(rig.disp, rng, 3);
+    text_line(rig.disp, 20, rng);
+    cp_copied = false;
+    CHECK(sync(*cp, rig.disp, &cp_bytes, &cp_copied));
+    CHECK(cp_copied);
+    CHECK(sync(*plain, rig.disp));
+}
+
+TEST(rfb_copyrect_behind_client_and_encoding_change) {
+    // A CopyRect client that does not ask while another one keeps the
+    // collector busy: its moves pile up (past Session::kMaxMoves, then they
+    // turn into damage) and are still exact; dropping CopyRect from its
+    // encodings turns the pending ones into damage as well.
+    Rig rig(640, 480);
+    std::mt19937 rng(3);
+    for (uint32_t r = 0; r < 30; ++r) text_line(rig.disp, r, rng);
+    auto cp = rig.connect();
+    auto busy = rig.connect();
+    CHECK(cp->handshake(8));
+    CHECK(busy->handshake(8));
+    cp->set_encodings({kEncCopyRect, kEncZrle});
+    busy->set_encodings({kEncZrle});
+    std::vector<RectInfo> rects;
+    for (Client* c : {cp.get(), busy.get()}) {
+        c->request(false);
+        CHECK(c->read_update(rects));
+    }
+    auto scrolls = [&](int n) {
+        for (int i = 0; i < n; ++i) {
+            console_scroll(rig.disp, rng);
+            CHECK(sync(*busy, rig.disp));
+        }
+    };
+    scrolls(10);  // ten pending CopyRects
+    bool copied = false;
+    uint64_t bytes = 0;
+    CHECK(sync(*cp, rig.disp, &bytes, &copied));
+    CHECK(copied);
+    scrolls(20);  // more than kMaxMoves: plain damage, still exact
+    CHECK(sync(*cp, rig.disp));
+    for (int i = 0; i < 5; ++i) {
+        console_scroll(rig.disp, rng);
+        CHECK(sync(*busy, rig.disp));
+    }
+    cp->set_encodings({kEncZrle});
+    copied = false;
+    CHECK(sync(*cp, rig.disp, nullptr, &copied));
+    CHECK(!copied);
+}
+
+TEST(rfb_copyrect_random_scrolls_and_edits) {
+    // Deterministic random screens; clients with and without CopyRect that
+    // fall behind at random (so each has its own last-sent picture) must
+    // always decode to exactly the framebuffer.
+    Rig rig(640, 480);
+    std::mt19937 rng(12345);
+    for (uint32_t r = 0; r < 30; ++r) text_line(rig.disp, r, rng);
+    auto cp = rig.connect();
+    auto plain = rig.connect();
+    auto cp16 = rig.connect();
+    CHECK(cp->handshake(8));
+    CHECK(plain->handshake(8));
+    CHECK(cp16->handshake(7));
+    cp->set_encodings({kEncCopyRect, kEncZrle, kEncDesktopSize});
+    plain->set_encodings({kEncZrle, kEncDesktopSize});
+    PixelFormat p16;
+    p16.bpp = 16, p16.depth = 16, p16.red_max = 31, p16.green_max = 63, p16.blue_max = 31;
+    p16.red_shift = 11, p16.green_shift = 5, p16.blue_shift = 0;
+    cp16->set_pixel_format(p16);
+    cp16->set_encodings({kEncRaw, kEncCopyRect, kEncDesktopSize});
+    Client* clients[] = {cp.get(), plain.get(), cp16.get()};
+    std::vector<RectInfo> rects;
+    for (Client* c : clients) {
+        c->request(false);
+        CHECK(c->read_update(rects));
+    }
+    uint64_t copies_seen = 0;
+    int failures = 0;
+    for (int round = 0; round < 300 && failures == 0; ++round) {
+        FakeDisplay& d = rig.disp;
+        uint32_t H = d.h, W = d.w;
+        switch (rng() % 9) {
+            case 0:
+            case 1: console_scroll(d, rng, 1 + rng() % 3); break;
+            case 2: {  // a band scrolls down, its top gets new text
+                uint32_t y0 = rng() % (H / 2), y1 = y0 + 32 + rng() % (H - y0 - 31);
+                int32_t dy = -int32_t(1 + rng() % 40);
+                shift_band(d, y0, y1, dy);
+                fill_noise(d, 0, y0, W, std::min<uint32_t>(uint32_t(-dy), y1 - y0), rng());
+                break;
+            }
+            case 3: {  // a band scrolls up by an odd amount, and a few rows in it change too
+                uint32_t y0 = rng() % (H / 2), y1 = y0 + 32 + rng() % (H - y0 - 31);
+                shift_band(d, y0, y1, int32_t(1 + rng() % 50));
+                for (int k = rng() % 4; k > 0; --k) fill_noise(d, rng() % W / 2, y0 + rng() % (y1 - y0), 1 + rng() % 200, 1, rng());
+                break;
+            }
+            case 4: text_line(d, rng() % (H / 16), rng, rng() % 2 ? 0xaaaaaa : 0x55ff55); break;
+            case 5: {
+                uint32_t x = rng() % W, y = rng() % H;
+                uint32_t c = rng() & 0xffffff;
+                fill_solid(d, x, y, 1 + rng() % (W - x), 1 + rng() % (H - y), c);
+                break;
+            }
+            case 6: fill_noise(d, rng() % (W - 8), rng() % (H - 8), 8, 8, rng()); break;
+            case 7: {  // a scroll followed at once by a second one the other way
+                console_scroll(d, rng);
+                shift_band(d, 0, H, -16);
+                break;
+            }
+            case 8:
+                if (rng() % 8 == 0) {  // rarely: a new mode, redrawn
+                    uint32_t nw = rng() % 2 ? 640 : 512, nh = rng() % 2 ? 480 : 384;
+                    d.set_mode(nw, nh);
+                    for (uint32_t r = 0; r < nh / 16; ++r) text_line(d, r, rng);
+                }
+                break;
+        }
+        for (int i = 0; i < 3; ++i) {
+            Client* c = clients[i];
+            if (round != 299 && rng() % 10 < 4) continue;  // falls behind this round
+            bool copied = false;
+            if (!sync(*c, d, nullptr, &copied)) {
+                std::fprintf(stderr, "  round %d: client %d differs (%s)\n", round, i, c->error.c_str());
+                ++failures;
+            }
+            copies_seen += copied;
+        }
+    }
+    CHECK_EQ(failures, 0);
+    for (Client* c : clients) CHECK(sync(*c, rig.disp));
+    CHECK(copies_seen > 20);
+    std::fprintf(stderr, "  %llu updates with CopyRect, %llu moves found\n", (unsigned long long)copies_seen,
+                 (unsigned long long)rig.server.stats().moves);
+}
+
 // ---- fuzzing ----
 
 FUZZ_TARGET(rfb_parser) {
@@ -562,7 +853,7 @@ FUZZ_TARGET(rfb_session) {
     Frame f{fb.data(), 96, 64, 96 * 4};
     if (size && data[0] & 1) {
         static const uint8_t hs[] = {'R', 'F', 'B', ' ', '0', '0', '3', '.', '0', '0', '8', '\n', 1, 1,
-                                     2, 0, 0, 3, 0, 0, 0, 16, 0xff, 0xff, 0xff, 0x21, 0xff, 0xff, 0xfe, 0xfe};
+                                     2, 0, 0, 4, 0, 0, 0, 16, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0x21, 0xff, 0xff, 0xfe, 0xfe};
         CHECK(s.receive(hs, sizeof hs));
     }
     size_t i = 0;
@@ -572,7 +863,129 @@ FUZZ_TARGET(rfb_session) {
         i += n;
         if (data[i - 1] & 4) s.damage({data[i - 1] & 0x7fu, 3, 40, 70});
         if (data[i - 1] & 8) s.resize(64 + (data[i - 1] & 31), 48);
+        if (data[i - 1] & 16) s.move(Move{{data[i - 1] & 63u, 5, 40, 30}, 3, data[i - 1] & 31u});
         CHECK(s.update(f));
         if (s.out().size() > (1u << 20)) s.out().clear();
+    }
+}
+
+FUZZ_TARGET(rfb_collector) {
+    // The collector on a guest-controlled framebuffer: random geometry
+    // (including inconsistent ones and changes between ticks), pixels,
+    // scrolls and dirty ranges. Oracle: old shadow + rects == new shadow,
+    // and old shadow + move + remainder == new shadow, exactly (RGB).
+    size_t pos = 0;
+    auto byte = [&]() -> uint8_t { return pos < size ? data[pos++] : 0; };
+    std::vector<uint8_t> mem;
+    Surface s;
+    auto row_ok = [&](uint32_t y) {
+        return s.base && y < s.height && uint64_t(y) * s.stride + std::max(s.stride, s.width * 4) <= mem.size();
+    };
+    auto new_mode = [&] {
+        uint32_t w = 1 + byte() % 48, h = 1 + byte() % 64;
+        uint8_t k = byte();
+        bool broken = (k & 0xc0) == 0xc0;  // a quarter of the modes are refused, each way
+        uint32_t stride = w * 4 + (k & 3) * 4;
+        if (broken && (k & 0x30) == 0x00) stride = w * 4 - 4;  // too narrow
+        uint64_t need = uint64_t(stride) * h;
+        uint64_t sz = broken && (k & 0x30) == 0x10 ? need / 2 : need;  // too small
+        mem.assign(size_t(std::max<uint64_t>(sz, 4)), 0);
+        s = {mem.data(), sz, w, h, stride, !(broken && (k & 0x30) == 0x20)};
+        if (broken && (k & 0x30) == 0x30) s.base = nullptr;
+    };
+    // Every new mode starts with distinct rows, so shifts make moves.
+    auto paint = [&](uint32_t y0, uint32_t n, uint8_t seed) {
+        for (uint32_t y = y0; y < y0 + n; ++y) {
+            if (!row_ok(y)) break;
+            for (uint32_t x = 0; x < s.width; ++x) {
+                uint32_t v = (seed * 2654435761u) ^ (y * 40503u) ^ (x * 97u);
+                if (seed & 1) v = x % 3 ? 0 : 0xaaaaaa;  // text-like, often repeated
+                std::memcpy(&mem[size_t(y) * s.stride + x * 4], &v, 4);
+            }
+        }
+    };
+    new_mode();
+    paint(0, s.height, 2);
+    Collector col;
+    std::vector<std::pair<uint32_t, uint32_t>> dirty;
+    auto rgb_equal = [](const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+        if (a.size() != b.size()) return false;
+        for (size_t i = 0; i < a.size(); i += 4)
+            if (a[i] != b[i] || a[i + 1] != b[i + 1] || a[i + 2] != b[i + 2]) return false;
+        return true;
+    };
+    for (int tick = 0; tick < 64 && pos < size; ++tick) {
+        uint8_t op = byte();
+        switch (op % 6) {
+            case 0:
+                new_mode();
+                paint(0, s.height, uint8_t(op & 0x80 ? 2 : 3));
+                break;
+            case 1: {  // rows of new content, dirty or not
+                uint32_t y0 = byte() % 64, n = 1 + byte() % 16;
+                paint(y0, n, byte());
+                if (op & 0x80) dirty.emplace_back(y0, y0 + n);
+                break;
+            }
+            case 2: {  // band shift, like a scroll
+                uint32_t y0 = byte() % 64, y1 = y0 + byte() % 64;
+                int32_t dy = int32_t(int8_t(byte())) % 40;
+                for (uint32_t i = 0; i + y0 < y1; ++i) {
+                    uint32_t y = dy >= 0 ? y0 + i : y1 - 1 - i;
+                    int64_t src = int64_t(y) + dy;
+                    if (src < y0 || src >= y1 || !row_ok(y) || !row_ok(uint32_t(src))) continue;
+                    std::memmove(&mem[size_t(y) * s.stride], &mem[size_t(src) * s.stride], s.stride);
+                }
+                dirty.emplace_back(y0, y1);
+                break;
+            }
+            case 3: {  // single pixels, including the padding byte
+                uint32_t n = byte() % 8;
+                for (uint32_t i = 0; i < n && !mem.empty(); ++i) mem[(size_t(byte()) << 8 | byte()) % mem.size()] = byte();
+                dirty.emplace_back(byte() % 64, byte() % 64);
+                break;
+            }
+            case 4: dirty.emplace_back(uint32_t(byte()) << 24 | byte(), uint32_t(byte()) << 24 | byte()); break;  // garbage ranges
+            default: break;
+        }
+        if (!(op & 0x40)) continue;  // more changes before the next tick
+        bool had = col.have();
+        std::vector<uint8_t> before = col.shadow();
+        uint32_t ow = col.width(), oh = col.height();
+        Changes ch = col.collect(s, dirty, (op & 0x20) == 0);
+        dirty.clear();
+        const uint32_t W = col.width(), H = col.height();
+        const std::vector<uint8_t>& now = col.shadow();
+        CHECK_EQ(now.size(), size_t(W) * H * 4);
+        if (!had || ch.reset) {
+            CHECK(ch.reset);
+            CHECK(!ch.has_move);
+            continue;
+        }
+        CHECK(ow == W && oh == H);
+        auto apply = [&](std::vector<uint8_t>& pic, const std::vector<Rect>& rects) {
+            for (const Rect& r : rects) {
+                CHECK(!r.empty() && r.x + r.w <= W && r.y + r.h <= H);
+                if (r.x + r.w > W || r.y + r.h > H) continue;
+                for (uint32_t y = r.y; y < r.y + r.h; ++y)
+                    std::memcpy(&pic[(size_t(y) * W + r.x) * 4], &now[(size_t(y) * W + r.x) * 4], size_t(r.w) * 4);
+            }
+        };
+        std::vector<uint8_t> pic = before;
+        apply(pic, ch.rects);
+        CHECK(rgb_equal(pic, now));
+        if (ch.has_move) {
+            const Move& m = ch.move;
+            CHECK(m.dst.x + m.dst.w <= W && m.dst.y + m.dst.h <= H && m.src_x + m.dst.w <= W && m.src_y + m.dst.h <= H);
+            if (m.dst.x + m.dst.w > W || m.dst.y + m.dst.h > H || m.src_x + m.dst.w > W || m.src_y + m.dst.h > H) continue;
+            pic = before;
+            std::vector<uint8_t> t(size_t(m.dst.w) * m.dst.h * 4);
+            for (uint32_t y = 0; y < m.dst.h; ++y)
+                std::memcpy(&t[size_t(y) * m.dst.w * 4], &before[(size_t(m.src_y + y) * W + m.src_x) * 4], size_t(m.dst.w) * 4);
+            for (uint32_t y = 0; y < m.dst.h; ++y)
+                std::memcpy(&pic[(size_t(m.dst.y + y) * W + m.dst.x) * 4], &t[size_t(y) * m.dst.w * 4], size_t(m.dst.w) * 4);
+            apply(pic, ch.rest);
+            CHECK(rgb_equal(pic, now));
+        }
     }
 }

@@ -26,21 +26,6 @@ uint64_t thread_cpu_ns() {
     return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
 }
 
-// The geometry the shadow gets for a surface (a disabled or inconsistent
-// one is shown as a black screen of its size, or 640x480).
-struct Geometry {
-    uint32_t width, height;
-    bool valid;
-};
-
-Geometry geometry(const Surface& s) {
-    bool valid = s.base && s.enabled && s.width && s.height && s.width <= 16384 && s.height <= 16384 &&
-                 uint64_t(s.width) * 4 <= s.stride && uint64_t(s.stride) * s.height <= s.size;
-    if (valid) return {s.width, s.height, true};
-    if (s.width && s.height && s.width <= 16384 && s.height <= 16384) return {s.width, s.height, false};
-    return {640, 480, false};
-}
-
 }  // namespace
 
 void Server::InputProxy::key_event(uint16_t qnum, bool down) {
@@ -200,6 +185,7 @@ void Server::run() {
         stats_.collections = collections_;
         stats_.changed_rects = changed_rects_;
         stats_.missed_rects = missed_rects_;
+        stats_.moves = moves_;
     }
 }
 
@@ -239,11 +225,11 @@ void Server::new_client(int fd) {
     int fl = fcntl(fd, F_GETFL);
     if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
     uint32_t w, h;
-    if (have_shadow_) {
-        w = geom_.width;
-        h = geom_.height;
+    if (col_.have()) {
+        w = col_.width();
+        h = col_.height();
     } else {
-        Geometry g = geometry(display_.surface());
+        Collector::Geometry g = Collector::geometry(display_.surface());
         w = g.width;
         h = g.height;
     }
@@ -330,103 +316,27 @@ void Server::collect() {
     wake_ = false;
     Surface s = display_.surface();
     std::vector<std::pair<uint32_t, uint32_t>> rows = display_.dirty_rows();
-    Geometry g = geometry(s);
-    if (!have_shadow_ || g.width != geom_.width || g.height != geom_.height || g.valid != geom_.enabled ||
-        (g.valid && (s.base != geom_.base || s.stride != geom_.stride))) {
-        // New mode (or the first look): copy everything, full update for all.
-        shadow_.assign(size_t(g.width) * g.height * 4, 0);
-        if (g.valid)
-            for (uint32_t y = 0; y < g.height; ++y)
-                std::memcpy(&shadow_[size_t(y) * g.width * 4], s.base + size_t(y) * s.stride, size_t(g.width) * 4);
-        bool first = !have_shadow_;
-        geom_ = s;
-        geom_.width = g.width;
-        geom_.height = g.height;
-        geom_.enabled = g.valid;
-        have_shadow_ = true;
+    bool moves = false;  // scroll detection only pays if someone can take a CopyRect
+    for (auto& [fd, c] : clients_) moves |= c.session->can_copy();
+    bool first = !col_.have();
+    Changes ch = col_.collect(s, rows, moves);
+    if (ch.reset) {
+        // New mode (or the first look): full update for all.
         for (auto& [fd, c] : clients_)
-            if (!first || c.session->width() != g.width || c.session->height() != g.height)
-                c.session->resize(g.width, g.height);
+            if (!first || c.session->width() != col_.width() || c.session->height() != col_.height())
+                c.session->resize(col_.width(), col_.height());
         return;
     }
-    if (!g.valid) return;
-    const uint32_t H = g.height;
-    std::vector<Rect> found = refine(s, rows);
-    // Belt and braces: a slice of the screen is compared every tick whatever
-    // the dirty log says, so a write the log could miss (a hypervisor's
-    // dirty-logging bug, memory written behind KVM's back) shows up within
-    // kScanTicks ticks instead of never. Costs H/64 row compares per tick.
-    uint32_t slice = (H + kScanTicks - 1) / kScanTicks;
-    if (scan_row_ >= H) scan_row_ = 0;
-    std::vector<Rect> late = refine(s, {{scan_row_, std::min(H, scan_row_ + slice)}});
-    scan_row_ += slice;
-    missed_rects_ += late.size();
-    found.insert(found.end(), late.begin(), late.end());
-    changed_rects_ += found.size();
-    if (!found.empty()) last_change_ = last_collect_;
-    for (auto& [fd, c] : clients_)
-        for (const Rect& r : found) c.session->damage(r);
-}
-
-std::vector<Rect> Server::refine(const Surface& s, const std::vector<std::pair<uint32_t, uint32_t>>& rows) {
-    const uint32_t W = geom_.width, H = geom_.height;
-    const size_t row_bytes = size_t(W) * 4;
-    row_.resize(row_bytes);
-    constexpr uint32_t kGap = 32;  // unchanged pixels that still join two changes
-    struct Open { uint32_t x0, x1, y0, y1; bool touched; };
-    std::vector<Open> open;
-    std::vector<Rect> found;
-    auto close_untouched = [&](bool all) {
-        for (size_t i = 0; i < open.size();) {
-            if (all || !open[i].touched) {
-                found.push_back({open[i].x0, open[i].y0, open[i].x1 - open[i].x0, open[i].y1 - open[i].y0});
-                open.erase(open.begin() + ptrdiff_t(i));
-            } else {
-                open[i].touched = false;
-                ++i;
-            }
-        }
-    };
-    std::vector<std::pair<uint32_t, uint32_t>> spans;
-    uint32_t prev_y = UINT32_MAX;
-    for (auto [a, b] : rows) {
-        b = std::min(b, H);
-        for (uint32_t y = a; y < b; ++y) {
-            if (prev_y != UINT32_MAX && y != prev_y + 1) close_untouched(true);
-            prev_y = y;
-            // One read of guest memory: what is compared is what is kept.
-            std::memcpy(row_.data(), s.base + size_t(y) * s.stride, row_bytes);
-            uint8_t* sh = &shadow_[size_t(y) * row_bytes];
-            spans.clear();
-            if (std::memcmp(row_.data(), sh, row_bytes) != 0) {
-                const uint8_t* p = row_.data();
-                for (uint32_t x = 0; x < W; ++x) {
-                    const uint8_t* q = p + size_t(x) * 4;
-                    const uint8_t* r = sh + size_t(x) * 4;
-                    if (q[0] == r[0] && q[1] == r[1] && q[2] == r[2]) continue;  // byte 3 is padding
-                    if (!spans.empty() && x - spans.back().second <= kGap) spans.back().second = x + 1;
-                    else spans.emplace_back(x, x + 1);
-                }
-                std::memcpy(sh, row_.data(), row_bytes);
-            }
-            for (auto [x0, x1] : spans) {
-                Open* hit = nullptr;
-                for (Open& o : open)
-                    if (o.x0 <= x1 + kGap && x0 <= o.x1 + kGap) { hit = &o; break; }
-                if (hit) {
-                    hit->x0 = std::min(hit->x0, x0);
-                    hit->x1 = std::max(hit->x1, x1);
-                    hit->y1 = y + 1;
-                    hit->touched = true;
-                } else {
-                    open.push_back({x0, x1, y, y + 1, true});
-                }
-            }
-            close_untouched(false);
-        }
+    missed_rects_ += ch.missed;
+    changed_rects_ += ch.rects.size();
+    if (!ch.rects.empty()) last_change_ = last_collect_;
+    if (ch.has_move) ++moves_;
+    for (auto& [fd, c] : clients_) {
+        // A client takes the move only if it is relative to what it holds
+        // (Session::move decides); otherwise it gets every change.
+        const std::vector<Rect>& rects = ch.has_move && c.session->move(ch.move) ? ch.rest : ch.rects;
+        for (const Rect& r : rects) c.session->damage(r);
     }
-    close_untouched(true);
-    return found;
 }
 
 void Server::service() {
@@ -437,9 +347,9 @@ void Server::service() {
     }
     // A full-screen request gets the screen as it is now, not as of the
     // last tick (the collector may have been idle).
-    if ((need_shadow && !have_shadow_) || (full && now_ns() - last_collect_ > 1'000'000)) collect();
-    if (!have_shadow_) return;
-    Frame f{shadow_.data(), geom_.width, geom_.height, geom_.width * 4};
+    if ((need_shadow && !col_.have()) || (full && now_ns() - last_collect_ > 1'000'000)) collect();
+    if (!col_.have()) return;
+    Frame f = col_.frame();
     std::vector<int> bad;
     for (auto& [fd, c] : clients_) {
         if (!c.session->has_work() || c.sent < c.session->out().size()) continue;
@@ -457,6 +367,7 @@ void Server::service() {
             stats_.last_update_bytes = us.last_bytes;
             stats_.last_update_rects = us.last_rects;
             stats_.last_update_cpu_ns = t1 - t0;
+            stats_.copy_rects += us.last_copies;
         }
         flush(c);  // may close the client: iterate on a copy of nothing else
         if (clients_.find(fd) == clients_.end()) break;  // map changed under us

@@ -7,7 +7,9 @@
 // echoed key shows fast; every 33 ms after a second without change): it takes the
 // display's dirty rows (KVM dirty log), copies each dirty row once, compares
 // it with the server's shadow framebuffer, turns the differences into exact
-// rectangles and adds them to every client's damage. Clients are encoded
+// rectangles and adds them to every client's damage (collect.h). When the
+// guest scrolled, clients that take CopyRect get the move as a CopyRect plus
+// only the rows it does not explain. Clients are encoded
 // from the shadow, never from guest memory, so what was compared is what is
 // sent. A client gets its next update only after the previous one has been
 // written out (a stalled client costs at most one frame of memory).
@@ -28,16 +30,10 @@
 #include <utility>
 #include <vector>
 
+#include "rfb/collect.h"
 #include "rfb/session.h"
 
 namespace vmm::rfb {
-
-struct Surface {
-    const uint8_t* base = nullptr;  // XRGB8888 rows, `stride` bytes apart
-    uint64_t size = 0;              // bytes readable at base
-    uint32_t width = 0, height = 0, stride = 0;
-    bool enabled = false;
-};
 
 // What the server needs from the machine (vmm::Machine via MachineDisplay,
 // or a fake in tests). Called on the server thread only, except input.
@@ -53,6 +49,8 @@ struct ServerStats {
     uint64_t accepted = 0, closed_bad = 0;
     uint64_t collections = 0, changed_rects = 0;
     uint64_t missed_rects = 0;     // changes found by the safety sweep, not the dirty log
+    uint64_t moves = 0;            // collections that found a scroll (a Move)
+    uint64_t copy_rects = 0;       // CopyRect rectangles sent, all clients
     uint64_t updates = 0, update_bytes = 0;
     uint64_t cpu_ns = 0;           // the server thread's CPU time
     uint64_t last_update_bytes = 0, last_update_rects = 0;
@@ -68,7 +66,6 @@ public:
     static constexpr uint64_t kIdleIntervalNs = 33'000'000;  // nothing changed for kIdleAfterNs
     static constexpr uint64_t kIdleAfterNs = 1'000'000'000;
     static constexpr size_t kMaxClients = 32;
-    static constexpr uint32_t kScanTicks = 64;  // full safety sweep every 64 collections
 
     using Log = std::function<void(const std::string&)>;
 
@@ -115,9 +112,6 @@ private:
     bool flush(Client& c);  // false: closed
     void close_client(int fd, std::string why, bool bad);  // why by value: it may live in the session
     void collect();
-    // Compares the given rows of the surface with the shadow (updating it);
-    // returns the changed rectangles.
-    std::vector<Rect> refine(const Surface& s, const std::vector<std::pair<uint32_t, uint32_t>>& rows);
     void service();  // updates for clients that can take one
     void arm();      // timer for the next collection if anyone waits
     uint64_t now_ns() const;
@@ -138,12 +132,9 @@ private:
 
     // Server thread only.
     std::map<int, Client> clients_;
-    std::vector<uint8_t> shadow_, row_;
-    Surface geom_;   // geometry the shadow has
-    bool have_shadow_ = false;
+    Collector col_;  // the shadow and change detection
     uint64_t last_collect_ = 0, armed_at_ = 0, last_input_ = 0, last_change_ = 0;
-    uint64_t collections_ = 0, changed_rects_ = 0, missed_rects_ = 0;
-    uint32_t scan_row_ = 0;
+    uint64_t collections_ = 0, changed_rects_ = 0, missed_rects_ = 0, moves_ = 0;
 };
 
 }  // namespace vmm::rfb

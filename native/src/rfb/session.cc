@@ -30,6 +30,17 @@ Rect clamp(Rect r, uint32_t w, uint32_t h) {
     return r;
 }
 
+bool inside(const Rect& r, uint32_t w, uint32_t h) {
+    return r.x <= w && r.y <= h && r.w <= w - r.x && r.h <= h - r.y;
+}
+
+Rect intersect(const Rect& a, const Rect& b) {
+    uint32_t x0 = std::max(a.x, b.x), y0 = std::max(a.y, b.y);
+    uint32_t x1 = std::min(a.x + a.w, b.x + b.w), y1 = std::min(a.y + a.h, b.y + b.h);
+    if (x1 <= x0 || y1 <= y0) return {};
+    return {x0, y0, x1 - x0, y1 - y0};
+}
+
 }  // namespace
 
 void Region::add(Rect r) {
@@ -125,13 +136,16 @@ bool Session::handle(Msg& m) {
         }
         case MsgType::SetEncodings: {
             encoding_ = kEncRaw;
-            bool chosen = false, ext = false;
+            bool chosen = false, ext = false, copy = false;
             want_desktop_size_ = false;
             for (int32_t e : m.encodings) {
                 if (!chosen && (e == kEncZrle || e == kEncRaw)) encoding_ = e, chosen = true;
                 if (e == kEncDesktopSize) want_desktop_size_ = true;
                 if (e == kEncQemuExtKey) ext = true;
+                if (e == kEncCopyRect) copy = true;
             }
+            want_copy_ = copy;
+            if (!copy) flatten_moves();
             if (ext && !want_ext_key_) send_ext_key_ack_ = true;
             want_ext_key_ = ext;
             if (encoding_ == kEncZrle && !zrle_) zrle_ = std::make_unique<ZrleEncoder>();
@@ -174,7 +188,35 @@ bool Session::handle(Msg& m) {
 
 bool Session::has_work() const {
     if (!initialised_ || !request_pending_) return false;
-    return force_reply_ || send_ext_key_ack_ || send_desktop_size_ || !damage_.empty();
+    return force_reply_ || send_ext_key_ack_ || send_desktop_size_ || !damage_.empty() || !moves_.empty();
+}
+
+void Session::flatten_moves() {
+    // Without the copies the client's picture differs from "copies applied"
+    // only inside their destinations.
+    for (const Move& m : moves_) damage_.add(clamp(m.dst, width_, height_));
+    moves_.clear();
+}
+
+bool Session::move(const Move& m) {
+    if (!can_copy()) return false;
+    const Rect& d = m.dst;
+    Rect src{m.src_x, m.src_y, d.w, d.h};
+    if (d.empty() || !inside(d, width_, height_) || !inside(src, width_, height_)) return false;
+    if (moves_.size() >= kMaxMoves) flatten_moves();
+    // What this client lacks inside the source is lacking at the destination after the copy.
+    std::vector<Rect> carried;
+    uint64_t carried_area = 0;
+    for (const Rect& r : damage_.rects()) {
+        Rect i = intersect(r, src);
+        if (i.empty()) continue;
+        carried.push_back({i.x - src.x + d.x, i.y - src.y + d.y, i.w, i.h});
+        carried_area += i.area();
+    }
+    if (carried_area * 2 > d.area()) return false;  // it lacks most of the source: encode instead
+    moves_.push_back(m);
+    for (const Rect& r : carried) damage_.add(r);
+    return true;
 }
 
 void Session::damage(const Rect& r) {
@@ -183,6 +225,7 @@ void Session::damage(const Rect& r) {
 }
 
 void Session::resize(uint32_t width, uint32_t height) {
+    moves_.clear();  // the full damage below covers them
     fb_width_ = width;
     fb_height_ = height;
     if (!initialised_) return;  // ServerInit will carry it
@@ -198,7 +241,13 @@ void Session::resize(uint32_t width, uint32_t height) {
 bool Session::update(const Frame& f) {
     if (!has_work()) return true;
     // Only what both the client and the shadow have.
-    damage_.clip(std::min(width_, f.width), std::min(height_, f.height));
+    const uint32_t cw = std::min(width_, f.width), chh = std::min(height_, f.height);
+    for (const Move& m : moves_)  // cannot happen (resize clears them); stay exact anyway
+        if (!inside(m.dst, cw, chh) || !inside({m.src_x, m.src_y, m.dst.w, m.dst.h}, cw, chh)) {
+            flatten_moves();
+            break;
+        }
+    damage_.clip(cw, chh);
     size_t start = out_.size();
     put8(out_, 0);
     put8(out_, 0);
@@ -215,6 +264,16 @@ bool Session::update(const Frame& f) {
     if (send_desktop_size_) header(0, 0, width_, height_, kEncDesktopSize);
     if (send_ext_key_ack_) header(0, 0, width_, height_, kEncQemuExtKey);
     send_desktop_size_ = send_ext_key_ack_ = false;
+    // Copies first: they act on the client's picture as it is, the
+    // rectangles after them overwrite what the copies could not provide.
+    uint32_t copies = 0;
+    for (const Move& m : moves_) {
+        header(m.dst.x, m.dst.y, m.dst.w, m.dst.h, kEncCopyRect);
+        put16(out_, uint16_t(m.src_x));
+        put16(out_, uint16_t(m.src_y));
+        ++copies;
+    }
+    moves_.clear();
     for (const Rect& r : damage_.rects()) {
         header(r.x, r.y, r.w, r.h, encoding_);
         if (encoding_ == kEncZrle) {
@@ -230,6 +289,8 @@ bool Session::update(const Frame& f) {
     stats_.updates++;
     stats_.rects += count;
     stats_.last_rects = count;
+    stats_.copies += copies;
+    stats_.last_copies = copies;
     stats_.last_bytes = out_.size() - start;
     stats_.bytes += stats_.last_bytes;
     return true;

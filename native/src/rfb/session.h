@@ -1,6 +1,12 @@
 // One RFB client's protocol state, without any I/O: bytes from the client go
 // in (receive), bytes for the client accumulate in out(). Owns the client's
 // pixel format, encodings, zlib stream, pending update request and damage.
+//
+// The client's picture is tracked without a copy of it: after applying the
+// pending moves (CopyRects, in order) to what the client holds, it equals the
+// server's shadow everywhere outside the damage. A move is accepted only for
+// a client that announced CopyRect and has the shadow's size, and the damage
+// inside the move's source travels with it to the destination.
 // The server (server.h) moves bytes and decides when to call update(); the
 // fuzz target drives a Session directly.
 #pragma once
@@ -11,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "rfb/collect.h"
 #include "rfb/encode.h"
 #include "rfb/protocol.h"
 
@@ -42,6 +49,7 @@ private:
 struct UpdateStats {
     uint64_t updates = 0, rects = 0, bytes = 0;   // FramebufferUpdate messages sent
     uint64_t last_bytes = 0, last_rects = 0;
+    uint64_t copies = 0, last_copies = 0;         // CopyRect rectangles
 };
 
 class Session {
@@ -63,6 +71,14 @@ public:
     bool has_work() const;
     // The framebuffer changed here (clipped to the client's size).
     void damage(const Rect& r);
+    // The shadow's picture at m's source moved to m.dst this tick. True: the
+    // client will get a CopyRect (the caller then adds only the changes the
+    // move does not explain); false: not applicable or not worth it for this
+    // client, nothing changed (the caller adds every change).
+    bool move(const Move& m);
+    // Announced CopyRect and has the shadow's size (moves can apply).
+    bool can_copy() const { return initialised_ && want_copy_ && width_ == fb_width_ && height_ == fb_height_; }
+    static constexpr size_t kMaxMoves = 16;  // pending CopyRects; more turn into damage
     // New framebuffer geometry: DesktopSize if the client supports it (then
     // a full update), else the old size stays and updates are clipped.
     void resize(uint32_t width, uint32_t height);
@@ -83,6 +99,7 @@ public:
 private:
     bool handle(Msg& m);
     bool fail(std::string why);
+    void flatten_moves();  // pending moves become damage of their destinations
 
     InputSink* input_;
     std::string name_;
@@ -96,10 +113,11 @@ private:
     uint32_t fb_width_, fb_height_;  // the server's
     PixelConverter pc_;
     int32_t encoding_ = kEncRaw;
-    bool want_desktop_size_ = false, want_ext_key_ = false;
+    bool want_desktop_size_ = false, want_ext_key_ = false, want_copy_ = false;
     bool send_desktop_size_ = false, send_ext_key_ack_ = false;
     bool request_pending_ = false, force_reply_ = false;
     Region damage_;
+    std::vector<Move> moves_;  // applied before damage_, in order
     std::unique_ptr<ZrleEncoder> zrle_;
     uint8_t last_buttons_ = 0;
     std::string cut_text_;
