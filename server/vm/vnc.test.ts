@@ -70,5 +70,59 @@ describe.skipIf(!canRun)("VNC server of the VM process", () => {
       r.child.kill("SIGKILL");
     }
   }, 90_000);
+
+  it("sends scrolling as CopyRect, and a CopyRect client and a Raw client end with the same picture", async () => {
+    const sock = join(tmp, "scroll.vnc");
+    const r = runCli(["--kernel", guest, "--memory", "64", "--vnc", `unix:${sock}`]);
+    try {
+      await r.serial.wait(/guest ready/);
+      const copy = await RfbClient.unix(sock);
+      const raw = await RfbClient.unix(sock);
+      await copy.handshake();
+      await raw.handshake();
+      copy.setEncodings([1, 16, 0, -223]); // CopyRect, ZRLE, Raw, DesktopSize
+      raw.setEncodings([0, -223]);
+      for (const c of [copy, raw]) {
+        c.request(false);
+        await c.update();
+      }
+      // 60 commands (two text rows each) scroll the 48-row text screen, typed at a person's pace
+      // while both clients keep asking for updates, as a viewer does.
+      const copyRects: number[] = [];
+      let typing = true;
+      const follow = async (c: RfbClient) => {
+        // Until typing is over and the screen stayed quiet for 300 ms.
+        for (;;) {
+          c.request(true);
+          const rects = await c.updateWithin(300);
+          if (!rects) {
+            if (typing) continue;
+            return;
+          }
+          if (c === copy) copyRects.push(...rects.filter((x) => x.enc === 1).map((x) => x.bytes));
+        }
+      };
+      const followers = Promise.all([follow(copy), follow(raw)]);
+      for (let i = 0; i < 60; i++) {
+        const at = r.serial.text.length;
+        r.send(`echo scroll line ${i}\n`);
+        await r.serial.wait(new RegExp(`\\nscroll line ${i}\\r?\\n`), 15_000, at);
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      typing = false;
+      await followers;
+      expect(copyRects.length).toBeGreaterThan(0);
+      expect(copy.fbExact).toBe(true);
+      let differ = 0;
+      for (let i = 0; i < raw.fb.length; i++) if (raw.fb[i] !== copy.fb[i]) differ++;
+      expect(differ).toBe(0);
+      // The last line is on screen: some text pixels in the bottom rows.
+      expect(raw.fb.subarray(raw.width * (raw.height - 64)).some((p) => p === 0xaaaaaa)).toBe(true);
+      copy.close();
+      raw.close();
+    } finally {
+      r.child.kill("SIGKILL");
+    }
+  }, 90_000);
 });
 

@@ -1,6 +1,6 @@
 // A small RFB (VNC) client for tests and benches, over a unix socket (the VM
 // process's socket) or a WebSocket (the panel's bridge, websockify). It speaks
-// RFB 3.8 with security None, decodes Raw and ZRLE into `fb` (0x00RRGGBB per
+// RFB 3.8 with security None, decodes Raw, CopyRect and ZRLE into `fb` (0x00RRGGBB per
 // pixel, whatever 32 bpp true-colour format was set), and parses without
 // decoding every other encoding and pseudo-encoding noVNC asks for (Tight,
 // Cursor, LED state, ExtendedDesktopSize, ...), so byte counts and rectangle
@@ -115,7 +115,7 @@ export class RfbClient {
   extKeys = false;
   /** Encodings seen in updates, by number: how many rectangles. */
   seen = new Map<number, number>();
-  /** False once a rectangle was not decoded into `fb` (Tight, CopyRect, ...). */
+  /** False once a rectangle was not decoded into `fb` (Tight, Zlib, ...). */
   fbExact = true;
   /** The ZRLE zlib stream so far (one per connection; re-inflated whole, fine for test-sized streams). */
   private zrleIn: Buffer[] = [];
@@ -406,10 +406,11 @@ export class RfbClient {
         if (bpp === 4) this.storeRaw(rect, px);
         return false;
       }
-      case ENC.copyRect:
-        await this.read(4);
-        this.fbExact = false;
+      case ENC.copyRect: {
+        const src = await this.read(4);
+        this.copyRect(rect, src.readUInt16BE(0), src.readUInt16BE(2));
         return false;
+      }
       case ENC.zrle: {
         const data = await this.read((await this.read(4)).readUInt32BE(0));
         rect.at = performance.now(); // arrival, before decoding
@@ -595,6 +596,16 @@ export class RfbClient {
     this.width = w;
     this.height = h;
     this.fb = new Uint32Array(w * h);
+  }
+
+  /** CopyRect: the source may overlap the destination, so copy through a temporary block. */
+  private copyRect(rect: Rect, sx: number, sy: number): void {
+    if (sx + rect.w > this.width || sy + rect.h > this.height || rect.x + rect.w > this.width || rect.y + rect.h > this.height) {
+      throw new RfbError(`CopyRect outside the screen: ${rect.w}x${rect.h} from ${sx},${sy} to ${rect.x},${rect.y}`);
+    }
+    const block = new Uint32Array(rect.w * rect.h);
+    for (let y = 0; y < rect.h; y++) block.set(this.fb.subarray((sy + y) * this.width + sx, (sy + y) * this.width + sx + rect.w), y * rect.w);
+    for (let y = 0; y < rect.h; y++) this.fb.set(block.subarray(y * rect.w, (y + 1) * rect.w), (rect.y + y) * this.width + rect.x);
   }
 
   private storeRaw(rect: Rect, px: Buffer): void {
