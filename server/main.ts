@@ -7,6 +7,7 @@ import { createServices } from './services';
 import { createPanelServer } from './http';
 import { consoleBridge } from './console/bridge';
 import { startLocalAgent } from './agent/boot';
+import { clearAllPending } from './api/vmEvents';
 
 async function main() {
   const dev = process.argv.includes('--dev');
@@ -27,6 +28,7 @@ async function main() {
   });
 
   const shutdown = () => {
+    clearAllPending(services); // deadlines of graceful stops: the next panel arms fresh ones
     consoleBridge(services).shutdown();
     server.close();
     void db.$disconnect().finally(() => process.exit(0));

@@ -9,10 +9,11 @@ import { accessSync, closeSync, constants as fsc, existsSync, mkdirSync, openSyn
 import { rename, rm, truncate } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { AgentError, type ConsoleKind, type HostAgent, type HostCapacity, type VmMetrics, type VmSpec } from './types';
+import { AgentError, type ConsoleKind, type HostAgent, type HostCapacity, type StopResult, type VmMetrics, type VmSpec } from './types';
 import type { Duplex } from 'node:stream';
 import net from 'node:net';
 import { ROOT_DIR } from '../config';
+import { EXIT_CODES } from '../vm/config';
 
 /** What a VM process did, as the panel's state machine understands it. */
 export type AgentReport =
@@ -21,10 +22,7 @@ export type AgentReport =
   | { vmId: string; event: 'rebooted' }
   | { vmId: string; event: 'crashed'; reason: string };
 
-// Exit codes of the VM runner (server/vm/config.ts EXIT_CODES).
-const EXIT_POWEROFF = 0;
-const EXIT_RESET = 10;
-const EXIT_STOPPED = 15;
+const { poweroff: EXIT_POWEROFF, reset: EXIT_RESET, stopped: EXIT_STOPPED } = EXIT_CODES;
 const START_MARK = 'agent: start ';
 
 export interface LocalAgentOptions {
@@ -32,22 +30,32 @@ export interface LocalAgentOptions {
   dataDir: string;
   report: (r: AgentReport) => void;
   runner?: string; // the VM runner executable
+  /** How long a VM process may take to come up before start() gives up and kills it (default 10 s). */
+  startTimeoutMs?: number;
+  /** How long a forced stop or reset waits after SIGTERM before SIGKILL (default 5 s). */
+  killAfterMs?: number;
 }
+
 
 interface Tracked {
   pid: number;
   startedAt: number;
   logOffset: number; // where this process's lines start in vm.log
-  spec: VmSpec;
+  spec: VmSpec | undefined; // undefined: an orphan found without its spec (it can only be stopped)
   stopping: boolean;
   rebooting: boolean;
   poll?: NodeJS.Timeout;
+  killTimer?: NodeJS.Timeout; // SIGKILL if SIGTERM has not ended it in time
+  killed?: boolean; // SIGKILL sent by us (an adopted process then has no exit line)
 }
 
 export class LocalAgent implements HostAgent {
   hostId: string;
   private readonly runner: string;
   private readonly vms = new Map<string, Tracked>();
+  // start() calls under way (a user's start, or the fresh process of a reboot):
+  // a stop waits for them instead of finding nothing to stop.
+  private readonly starting = new Map<string, Promise<void>>();
 
   constructor(private readonly opts: LocalAgentOptions) {
     this.hostId = opts.hostId;
@@ -113,10 +121,25 @@ export class LocalAgent implements HostAgent {
     await rm(this.paths(vmId).dir, { recursive: true, force: true });
   }
 
-  async start(vm: VmSpec): Promise<void> {
-    if (this.vms.has(vm.id)) throw new AgentError('The VM is already running on this host.');
+  start(vm: VmSpec): Promise<void> {
+    if (this.vms.has(vm.id) || this.starting.has(vm.id)) return Promise.reject(new AgentError('The VM is already running on this host.'));
+    const p = this.startNow(vm).finally(() => this.starting.delete(vm.id));
+    this.starting.set(vm.id, p);
+    return p;
+  }
+
+  private async startNow(vm: VmSpec): Promise<void> {
     const p = this.paths(vm.id);
     if (!existsSync(p.disk)) throw new AgentError('disk: the VM has no disk on this host.');
+    // A resize (only allowed while stopped) grows the disk here: sparse, never shrunk.
+    const want = vm.diskGiB * 2 ** 30;
+    if (statSync(p.disk).size < want) {
+      try {
+        await truncate(p.disk, want);
+      } catch (e) {
+        throw new AgentError(`disk: could not grow it to ${vm.diskGiB} GiB (${(e as Error).message}).`);
+      }
+    }
     checkReadable('kernel', vm.image.kernelPath);
     if (vm.image.initrdPath) checkReadable('initrd', vm.image.initrdPath);
     const config = {
@@ -176,7 +199,13 @@ export class LocalAgent implements HostAgent {
         /* no inotify: the poll alone */
       }
       const poll = setInterval(check, 20);
-      const timer = setTimeout(() => finish(new AgentError('The VM process did not come up within 10 s.')), 10_000);
+      const ms = this.opts.startTimeoutMs ?? 10_000;
+      const timer = setTimeout(() => {
+        // Not left running half-up: ended and forgotten (its exit is not reported: start() fails instead).
+        if (this.vms.get(vm.id) === t) this.vms.delete(vm.id);
+        try { process.kill(t.pid, 'SIGKILL'); } catch { /* gone meanwhile */ }
+        finish(new AgentError(`The VM process did not come up within ${ms / 1000} s.`));
+      }, ms);
       child.once('exit', onExit);
       check();
     });
@@ -188,13 +217,50 @@ export class LocalAgent implements HostAgent {
    * "stopped"). Graceful: the ACPI power button is pressed and the guest
    * decides; the panel forces the stop if it has not powered off in time.
    */
-  async stop(vmId: string, opts: { force: boolean }): Promise<void> {
-    const t = this.vms.get(vmId);
-    if (!t) throw new AgentError('The VM is not running on this host.');
+  async stop(vmId: string, opts: { force: boolean }): Promise<StopResult> {
+    // A start under way (also the fresh process of a reboot): stop what it starts.
+    await this.starting.get(vmId)?.catch(() => {});
+    const t = this.vms.get(vmId) ?? this.adoptOrphan(vmId);
+    if (!t) {
+      // No process: it has ended already, and the panel may have missed that
+      // (a lost report). Said again, so the VM leaves "stopping"/"deleting".
+      this.opts.report({ vmId, event: 'stopped' });
+      return { alreadyStopped: true };
+    }
     t.stopping = true;
     t.rebooting = false; // a stop during a graceful reboot ends the VM
-    if (opts.force) process.kill(t.pid, 'SIGTERM');
+    if (opts.force) this.terminate(t);
     else await this.pressPowerButton(vmId);
+    return { alreadyStopped: false };
+  }
+
+  /** SIGTERM (the runner stops the VM and exits "stopped"), SIGKILL if it is still there after killAfterMs. */
+  private terminate(t: Tracked): void {
+    try {
+      process.kill(t.pid, 'SIGTERM');
+    } catch {
+      return; // gone already: its exit is being reported
+    }
+    if (t.killTimer) return;
+    t.killTimer = setTimeout(() => {
+      if (!isAlive(t.pid)) return;
+      t.killed = true;
+      try { process.kill(t.pid, 'SIGKILL'); } catch { /* gone meanwhile */ }
+    }, this.opts.killAfterMs ?? 5000);
+    t.killTimer.unref();
+  }
+
+  /** A live runner of this VM that nobody tracks (e.g. left by an earlier agent): tracked now, so it can be stopped. */
+  private adoptOrphan(vmId: string): Tracked | undefined {
+    const pid = this.orphanPid(vmId);
+    if (!pid) return undefined;
+    let spec: VmSpec | undefined;
+    try {
+      spec = JSON.parse(readFileSync(this.paths(vmId).spec, 'utf8')) as VmSpec;
+    } catch {
+      /* never started by an agent: it cannot be rebooted, only stopped */
+    }
+    return this.track(vmId, pid, spec, false);
   }
 
   /**
@@ -203,11 +269,16 @@ export class LocalAgent implements HostAgent {
    * it if it has not in time). Forced: a reset now, by the same fresh process.
    */
   async reboot(vmId: string, opts: { force?: boolean } = {}): Promise<void> {
+    await this.starting.get(vmId)?.catch(() => {});
     const t = this.vms.get(vmId);
-    if (!t) throw new AgentError('The VM is not running on this host.');
+    if (!t) {
+      // Ended already and the panel missed it: said again, so the VM does not stay "running".
+      if (!this.orphanPid(vmId)) this.opts.report({ vmId, event: 'stopped' });
+      throw new AgentError('The VM is not running on this host.');
+    }
     if (t.stopping) throw new AgentError('The VM is being stopped.');
     t.rebooting = true;
-    if (opts.force) process.kill(t.pid, 'SIGTERM');
+    if (opts.force) this.terminate(t);
     else await this.pressPowerButton(vmId);
   }
 
@@ -265,13 +336,17 @@ export class LocalAgent implements HostAgent {
     if (this.vms.get(vmId) !== t) return;
     this.vms.delete(vmId);
     if (t.poll) clearInterval(t.poll);
+    if (t.killTimer) clearTimeout(t.killTimer);
     // An adopted process is not our child: its exit code comes from its last log line.
     if (code === null && !signal) code = exitCodeOf(this.exitLine(vmId, t.logOffset));
-    if (t.rebooting || (code === EXIT_RESET && !t.stopping)) {
+    if ((t.rebooting || (code === EXIT_RESET && !t.stopping)) && t.spec) {
       // A reboot (the guest's or the user's): a fresh VM process on the same disk.
+      // Under way before anyone hears of the reboot, so a stop from now on waits for it.
+      const restart = this.start(t.spec);
       this.opts.report({ vmId, event: 'rebooted' });
-      this.start(t.spec).catch((e) => this.opts.report({ vmId, event: 'crashed', reason: `restart after reboot failed: ${(e as Error).message}` }));
-    } else if (code === EXIT_POWEROFF || code === EXIT_STOPPED || (t.stopping && signal)) {
+      restart.catch((e) => this.opts.report({ vmId, event: 'crashed', reason: `restart after reboot failed: ${(e as Error).message}` }));
+    } else if (code === EXIT_POWEROFF || code === EXIT_STOPPED || (t.stopping && (signal || t.killed || code === EXIT_RESET))) {
+      // Asked to stop, it ended: by SIGTERM/SIGKILL, or the guest reset itself meanwhile (not a crash, and not restarted).
       this.opts.report({ vmId, event: 'stopped' });
     } else {
       const reason = signal ? `killed by ${signal}` : (this.exitLine(vmId, t.logOffset) ?? (code === null ? 'the VM process ended without saying why (killed?)' : `exit code ${code}`));
@@ -307,11 +382,15 @@ export class LocalAgent implements HostAgent {
   }
 
   /**
-   * Forgets every VM process without ending it (a panel shutting down: the
-   * next start adopts them again). Their exits are no longer reported.
+   * Forgets every VM process without ending it, as a panel that goes away
+   * does: tests use it to restart a panel within one process (the next agent
+   * adopts them again). Their exits are no longer reported.
    */
   release(): void {
-    for (const t of this.vms.values()) if (t.poll) clearInterval(t.poll);
+    for (const t of this.vms.values()) {
+      if (t.poll) clearInterval(t.poll);
+      if (t.killTimer) clearTimeout(t.killTimer);
+    }
     this.vms.clear();
   }
 
@@ -341,15 +420,22 @@ export class LocalAgent implements HostAgent {
         continue;
       }
       if (!pid || !isRunner(pid, p.config)) continue;
-      const t: Tracked = { pid, startedAt: processStartMs(pid), logOffset: existsSync(p.log) ? statSync(p.log).size : 0, spec: specs.get(vmId)!, stopping: stopping.has(vmId), rebooting: false };
-      t.poll = setInterval(() => {
-        if (!isAlive(pid)) this.exited(vmId, t, null, null);
-      }, 250);
-      t.poll.unref();
-      this.vms.set(vmId, t);
+      this.track(vmId, pid, specs.get(vmId), stopping.has(vmId));
       alive.push(vmId);
     }
     return alive;
+  }
+
+  /** Tracks a VM process that is not our child (adopted): its end is noticed by polling. */
+  private track(vmId: string, pid: number, spec: VmSpec | undefined, stopping: boolean): Tracked {
+    const p = this.paths(vmId);
+    const t: Tracked = { pid, startedAt: processStartMs(pid), logOffset: existsSync(p.log) ? statSync(p.log).size : 0, spec, stopping, rebooting: false };
+    t.poll = setInterval(() => {
+      if (!isAlive(pid)) this.exited(vmId, t, null, null);
+    }, 250);
+    t.poll.unref();
+    this.vms.set(vmId, t);
+    return t;
   }
 
   /** adopt() for an agent that has no database: VM ids and specs from the data directory. */

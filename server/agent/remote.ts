@@ -3,7 +3,7 @@
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import superjson from 'superjson';
 import type { AgentRouter } from './api';
-import { AgentError, type ConsoleKind, type HostAgent, type HostCapacity, type VmMetrics, type VmSpec } from './types';
+import { AgentError, type ConsoleKind, type HostAgent, type HostCapacity, type StopResult, type VmMetrics, type VmSpec } from './types';
 import type { Duplex } from 'node:stream';
 import { openAgentConsole } from '../console/remote';
 
@@ -21,7 +21,9 @@ export class RemoteAgent implements HostAgent {
       return await f();
     } catch (e) {
       if (e instanceof TRPCClientError && e.data?.code === 'PRECONDITION_FAILED') throw new AgentError(e.message);
-      throw new AgentError(`host agent at ${this.url} failed: ${(e as Error).message}`);
+      // The agent's address and its errors are for the log; users (messages, audit detail) get the gist.
+      console.error(`host agent ${this.hostId} at ${this.url} failed: ${(e as Error).message}`);
+      throw new AgentError(e instanceof TRPCClientError && e.data ? 'The VM’s host reported an error.' : 'The VM’s host is unreachable.');
     }
   }
 
@@ -30,7 +32,7 @@ export class RemoteAgent implements HostAgent {
   createDisk(vm: VmSpec): Promise<void> { return this.call(() => this.client.createDisk.mutate(vm)); }
   deleteDisk(vmId: string): Promise<void> { return this.call(() => this.client.deleteDisk.mutate({ vmId })); }
   start(vm: VmSpec): Promise<void> { return this.call(() => this.client.start.mutate(vm)); }
-  stop(vmId: string, opts: { force: boolean }): Promise<void> { return this.call(() => this.client.stop.mutate({ vmId, force: opts.force })); }
+  stop(vmId: string, opts: { force: boolean }): Promise<StopResult | void> { return this.call(() => this.client.stop.mutate({ vmId, force: opts.force })); }
   reboot(vmId: string, opts: { force?: boolean } = {}): Promise<void> { return this.call(() => this.client.reboot.mutate({ vmId, force: opts.force ?? false })); }
   metrics(vmId: string): Promise<VmMetrics | null> { return this.call(() => this.client.metrics.query({ vmId })); }
   /** Over the agent's key-protected WebSocket endpoint (server/console/remote.ts). */

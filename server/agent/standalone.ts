@@ -4,7 +4,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { createTRPCClient, httpLink } from '@trpc/client';
+import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import superjson from 'superjson';
 import { z } from 'zod';
@@ -48,7 +48,14 @@ export async function startStandaloneAgent(env: Record<string, string | undefine
     flushing = true;
     try {
       while (queue.length) {
-        await panel.hosts.report.mutate(queue[0]!);
+        try {
+          await panel.hosts.report.mutate(queue[0]!);
+        } catch (e) {
+          // The panel refused this report for good (e.g. the VM was deleted): the next ones must not wait behind it.
+          const code = e instanceof TRPCClientError ? (e.data as { code?: string } | undefined)?.code : undefined;
+          if (code !== 'NOT_FOUND' && code !== 'BAD_REQUEST' && code !== 'PRECONDITION_FAILED') throw e;
+          console.error(`agent: the panel refused a report (${queue[0]!.event} of ${queue[0]!.vmId}): ${(e as Error).message}`);
+        }
         queue.shift();
       }
     } catch (e) {

@@ -41,8 +41,11 @@ export interface HostAgent {
   createDisk(vm: VmSpec): Promise<void>;
   deleteDisk(vmId: string): Promise<void>;
   start(vm: VmSpec): Promise<void>;
-  /** force: ends the VM now; otherwise presses the ACPI power button (the panel forces it after a timeout). */
-  stop(vmId: string, opts: { force: boolean }): Promise<void>;
+  /**
+   * force: ends the VM now; otherwise presses the ACPI power button (the panel forces it after a timeout).
+   * A VM with no process on the host is already stopped: that is reported ("stopped") again, not an error.
+   */
+  stop(vmId: string, opts: { force: boolean }): Promise<StopResult | void>;
   /** force: a reset now; otherwise the guest is asked to shut down and starts again once it has. */
   reboot(vmId: string, opts?: { force?: boolean }): Promise<void>;
   /** null when the VM is not running on this host. */
@@ -53,6 +56,11 @@ export interface HostAgent {
    * with AgentError when the VM is not running here or refuses the connection.
    */
   openConsole(vmId: string, kind: ConsoleKind): Promise<Duplex>;
+}
+
+/** What a stop found; `alreadyStopped`: no process of the VM was running (older agents return nothing). */
+export interface StopResult {
+  alreadyStopped: boolean;
 }
 
 /** The two consoles of a VM process: 'vnc' | 'serial'. */

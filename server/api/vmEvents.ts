@@ -15,7 +15,7 @@ export async function applyVmEvent(
   services: Services,
   vmId: string,
   event: VmEvent,
-  opts: { expected?: VmState; lastError?: string | null } = {},
+  opts: { expected?: VmState; lastError?: string | null; onApplied?: (to: VmState) => void } = {},
 ): Promise<VmState> {
   const vm = await services.db.vm.findUnique({ where: { id: vmId }, select: { state: true } });
   if (!vm) throw new TRPCError({ code: 'NOT_FOUND', message: 'No such VM.' });
@@ -34,6 +34,8 @@ export async function applyVmEvent(
   // A graceful action is over once the VM has left the state it waits in.
   const p = pendingOf(services, vmId);
   if (p && ((p.action === 'stop' && t.to !== 'stopping') || (p.action !== 'stop' && t.to !== 'running'))) clearPending(services, vmId);
+  // Only the request whose change won gets here (e.g. to arm its deadline), before anyone is told.
+  opts.onApplied?.(t.to);
   await services.events.vmChanged(services.db, vmId, [], t.to);
   return t.to;
 }
@@ -70,12 +72,13 @@ export function clearPending(services: Services, vmId: string): Pending | undefi
   return p;
 }
 
-/** Cancels every deadline (the panel shutting down). */
+/** Cancels every deadline (the panel shutting down: server/main.ts). */
 export function clearAllPending(services: Services): void {
   for (const id of [...pendingMap(services).keys()]) clearPending(services, id);
 }
 
-const SYSTEM = { principal: null, ip: '' };
+/** The actor of what nobody asked for in a request (agent reports, deadlines, reconciliation). */
+export const SYSTEM = { principal: null, ip: '' };
 
 /**
  * Starts the countdown of a graceful stop or reboot: at the deadline, if the
@@ -91,10 +94,17 @@ export function armDeadline(services: Services, vmId: string, action: 'stop' | '
   return deadline;
 }
 
-/** Notes a reset the panel asked for, so the agent's "rebooted" report is not taken for the guest's own. */
-export function noteReset(services: Services, vmId: string): void {
+/** Notes a reset the panel asked for, so the agent's "rebooted" report is not taken for the guest's own. Returns the note. */
+export function noteReset(services: Services, vmId: string): Pending {
   clearPending(services, vmId);
-  pendingMap(services).set(vmId, { action: 'reset', deadline: null });
+  const p: Pending = { action: 'reset', deadline: null };
+  pendingMap(services).set(vmId, p);
+  return p;
+}
+
+/** Clears the VM's pending action only if it is still `p` (a request undoing only what it set itself). */
+export function clearPendingIf(services: Services, vmId: string, p: Pending): void {
+  if (pendingOf(services, vmId) === p) clearPending(services, vmId);
 }
 
 async function forceOverdue(services: Services, vmId: string, action: 'stop' | 'reboot', seconds: number): Promise<void> {
@@ -127,8 +137,11 @@ export async function forceNow(
   const auditAction = action === 'stop' ? 'vm.stop_forced' : 'vm.reboot_forced';
   try {
     const agent = services.hosts.forHost(vm.hostId);
-    if (action === 'stop') await agent.stop(vm.id, { force: true });
-    else await agent.reboot(vm.id, { force: true });
+    if (action === 'stop') {
+      const r = await agent.stop(vm.id, { force: true });
+      // The guest powered off just as the deadline passed: nothing was forced.
+      if (r?.alreadyStopped) return;
+    } else await agent.reboot(vm.id, { force: true });
     await audit(SYSTEM, services.db, { action: auditAction, ...target, outcome: 'ok', detail: why });
   } catch (e) {
     clearPending(services, vm.id);

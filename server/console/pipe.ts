@@ -17,6 +17,12 @@ import type { Duplex } from 'node:stream';
 import type WebSocket from 'ws';
 import { CONSOLE_CLOSE } from './protocol';
 
+/**
+ * Largest WebSocket frame taken from a browser (or a panel, on an agent):
+ * RFB client messages are tiny, serial pastes are bounded by the UI.
+ */
+export const MAX_FRAME_BYTES = 256 * 1024;
+
 export interface PipeLimits {
   /** Pause reading the VM when this many bytes wait for the browser. */
   highWaterBytes: number;
@@ -63,6 +69,8 @@ export interface ConsolePipe {
   readonly stats: PipeStats;
   /** Resolves once both sides are closed, with the close code the panel chose (or the browser's). */
   readonly done: Promise<{ code: number; reason: string; by: 'panel' | 'browser' }>;
+  /** Lets bytes flow (a pipe made with `held` moves nothing before this). Idempotent. */
+  start(): void;
 }
 
 export interface PipeOptions {
@@ -72,6 +80,8 @@ export interface PipeOptions {
    * with vmUnreachable. The console bridge looks at the VM's state first.
    */
   onStreamEnd?: (pipe: ConsolePipe) => void;
+  /** Move no byte either way until start() (the bridge's last check is still running). */
+  held?: boolean;
 }
 
 export function pipeWebSocket(ws: WebSocket, stream: Duplex, opts: PipeOptions = {}): ConsolePipe {
@@ -84,6 +94,13 @@ export function pipeWebSocket(ws: WebSocket, stream: Duplex, opts: PipeOptions =
   let resolveDone!: (r: { code: number; reason: string; by: 'panel' | 'browser' }) => void;
   const done = new Promise<{ code: number; reason: string; by: 'panel' | 'browser' }>((r) => (resolveDone = r));
   let chosen: { code: number; reason: string } | null = null;
+  let held = opts.held ?? false;
+  /** Browser frames that arrived while held (ws is paused then: at most what was already parsed). */
+  const heldFrames: Buffer[] = [];
+  if (held) {
+    stream.pause(); // before the 'data' listener, so adding it does not start the flow
+    ws.pause();
+  }
 
   const pipe: ConsolePipe = {
     stats,
@@ -101,6 +118,13 @@ export function pipeWebSocket(ws: WebSocket, stream: Duplex, opts: PipeOptions =
         graceTimer.unref();
       }
     },
+    start() {
+      if (!held || closing) return;
+      held = false;
+      for (const f of heldFrames.splice(0)) toVm(f);
+      if (!waitingDrain) ws.resume();
+      stream.resume();
+    },
   };
 
   const streamGone = () => {
@@ -111,7 +135,7 @@ export function pipeWebSocket(ws: WebSocket, stream: Duplex, opts: PipeOptions =
   };
 
   const maybeResume = () => {
-    if (!stream.isPaused() || closing || ws.bufferedAmount > limits.lowWaterBytes) return;
+    if (held || !stream.isPaused() || closing || ws.bufferedAmount > limits.lowWaterBytes) return;
     clearTimeout(stallTimer);
     stallTimer = undefined;
     stream.resume();
@@ -140,6 +164,11 @@ export function pipeWebSocket(ws: WebSocket, stream: Duplex, opts: PipeOptions =
   ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
     if (closing || streamEnded) return;
     const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+    if (held) heldFrames.push(buf);
+    else toVm(buf);
+  });
+  function toVm(buf: Buffer): void {
+    if (closing || streamEnded) return;
     stats.toVmBytes += buf.length;
     const ok = stream.write(buf);
     if (stream.writableLength > stats.maxVmBacklogBytes) stats.maxVmBacklogBytes = stream.writableLength;
@@ -149,10 +178,10 @@ export function pipeWebSocket(ws: WebSocket, stream: Duplex, opts: PipeOptions =
       ws.pause();
       stream.once('drain', () => {
         waitingDrain = false;
-        ws.resume();
+        if (!held) ws.resume();
       });
     }
-  });
+  }
 
   // A browser that vanished without closing (network gone) is noticed even on an idle console.
   let alive = true;

@@ -8,9 +8,16 @@ import WebSocket, { createWebSocketStream, WebSocketServer } from 'ws';
 import { agentContext } from '../agent/api';
 import { AgentError, type ConsoleKind, type HostAgent } from '../agent/types';
 import { CONSOLE_KINDS } from './protocol';
-import { pipeWebSocket } from './pipe';
+import { DEFAULT_PIPE_LIMITS, MAX_FRAME_BYTES, pipeWebSocket } from './pipe';
 
-const MAX_FRAME_BYTES = 256 * 1024;
+/**
+ * The agent's end waits longer for a lagging reader than the panel's: the
+ * panel sees the browser, so it is the one that says "too slow" (4005); the
+ * agent only gives up on a panel that stopped reading altogether.
+ */
+const AGENT_PIPE_LIMITS = { stallMs: 4 * DEFAULT_PIPE_LIMITS.stallMs };
+/** What the panel keeps of an agent's refusal (its message, not a page). */
+const MAX_REFUSAL_BYTES = 500;
 
 /**
  * The agent's upgrade handler. Returns false for other paths. Refusals are
@@ -34,7 +41,7 @@ export function agentConsoleRoute(agent: HostAgent, keyHash: string) {
         socket.once('close', () => upgraded || stream.destroy());
         wss.handleUpgrade(req, socket, head, (ws) => {
           upgraded = true;
-          pipeWebSocket(ws, stream);
+          pipeWebSocket(ws, stream, { limits: AGENT_PIPE_LIMITS });
         });
       },
       (e) => refuse(socket, 409, (e as Error).message),
@@ -48,6 +55,8 @@ function refuse(socket: Duplex, status: number, message: string): true {
   return true;
 }
 
+export const HOST_UNREACHABLE = 'The VM’s host is unreachable.';
+
 /** The panel's end: a Duplex over the agent's console WebSocket. */
 export function openAgentConsole(agentUrl: string, key: string, vmId: string, kind: ConsoleKind): Promise<Duplex> {
   const url = `${agentUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/agent/console/${kind}/${encodeURIComponent(vmId)}`;
@@ -60,12 +69,20 @@ export function openAgentConsole(agentUrl: string, key: string, vmId: string, ki
     ws.once('unexpected-response', (req, res) => {
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d.slice(0, 500)));
+      res.on('data', (d: string) => {
+        if (body.length < MAX_REFUSAL_BYTES) body = (body + d).slice(0, MAX_REFUSAL_BYTES);
+      });
       res.on('end', () => {
         req.destroy();
-        reject(new AgentError(res.statusCode === 409 ? body : `host agent refused the console (HTTP ${res.statusCode}): ${body}`));
+        if (res.statusCode === 409) return reject(new AgentError(body));
+        console.error(`console: host agent at ${agentUrl} refused the ${kind} console of VM ${vmId} (HTTP ${res.statusCode}): ${body}`);
+        reject(new AgentError(HOST_UNREACHABLE));
       });
     });
-    ws.once('error', (e) => reject(new AgentError(`host agent at ${agentUrl} is unreachable: ${e.message}`)));
+    ws.once('error', (e) => {
+      // The agent's address is the panel's business: logged, not shown.
+      console.error(`console: host agent at ${agentUrl} is unreachable: ${e.message}`);
+      reject(new AgentError(HOST_UNREACHABLE));
+    });
   });
 }

@@ -32,6 +32,7 @@ const TABLE: Record<VmEvent, Partial<Record<VmState, VmState>>> = {
   forceDelete: {
     stopped: 'deleting', crashed: 'deleting', error: 'deleting',
     running: 'deleting', starting: 'deleting', stopping: 'deleting',
+    deleting: 'deleting', // a delete that failed half-way is tried again (removing a disk twice is harmless)
   },
   resize: { stopped: 'stopped', crashed: 'crashed' },
   place: { stopped: 'creating' },
@@ -56,6 +57,7 @@ function illegalMessage(from: VmState, event: VmEvent): string {
   if (event === 'delete' && (from === 'running' || from === 'starting' || from === 'stopping'))
     return 'The VM is running: stop it first, or delete with force.';
   if (event === 'resize') return 'Stop the VM before resizing it.';
+  if (event === 'delete' && from === 'deleting') return 'The VM is being deleted; delete it with force to try again.';
   return `Cannot ${event} a VM that is ${from}.`;
 }
 

@@ -1,5 +1,5 @@
 // The local host agent against real VM processes booting the test guest.
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -72,6 +72,22 @@ describe('local host agent', () => {
     expect(st.blocks * 512).toBeLessThan(1 << 20); // sparse
     await agent.deleteDisk('disk-a');
     expect(existsSync(agent.paths('disk-a').dir)).toBe(false);
+  });
+
+  it('a start after a resize grows the disk (sparse, never shrinks it)', async () => {
+    await agent.createDisk(spec('disk-grow', { diskGiB: 1 }));
+    await agent.start(spec('disk-grow', { diskGiB: 2 }));
+    const st = statSync(agent.paths('disk-grow').disk);
+    expect(st.size).toBe(2 * 2 ** 30);
+    expect(st.blocks * 512).toBeLessThan(1 << 20);
+    await agent.stop('disk-grow', { force: true });
+    await waitFor(() => (agent.runningIds().includes('disk-grow') ? undefined : true));
+    // Asked for less than it has (a stale spec): the disk keeps its size.
+    await agent.start(spec('disk-grow', { diskGiB: 1 }));
+    expect(statSync(agent.paths('disk-grow').disk).size).toBe(2 * 2 ** 30);
+    await agent.stop('disk-grow', { force: true });
+    await waitFor(() => (agent.runningIds().includes('disk-grow') ? undefined : true));
+    await agent.deleteDisk('disk-grow');
   });
 
   it('a missing template is a clear error and leaves nothing behind', async () => {
@@ -163,7 +179,8 @@ describe('local host agent', () => {
     await agent.stop('vm-g', { force: false });
     await reportFor('vm-g', 'stopped', mark);
     expect(reports.slice(mark).filter((r) => r.vmId === 'vm-g')).toEqual([{ vmId: 'vm-g', event: 'stopped' }]);
-    await expect(agent.stop('vm-g', { force: false })).rejects.toThrow(/not running/);
+    // Already stopped: said again (a lost report must not leave the panel waiting), not an error.
+    await expect(agent.stop('vm-g', { force: false })).resolves.toEqual({ alreadyStopped: true });
   });
 
   it('after a restart, adopts live VM processes and classifies their ends from the log', async () => {
@@ -198,3 +215,99 @@ describe('local host agent', () => {
     await expect(agent.start(spec('no-disk'))).rejects.toThrow(/no disk/);
   });
 });
+
+/**
+ * Stand-ins for the VM runner, for what a real guest will not do on cue: a
+ * shell script that writes its pid, makes the control socket path (start()
+ * waits for it) and then behaves as `body` says.
+ */
+describe('local host agent with fake VM processes', () => {
+  let dir: string;
+  const got: AgentReport[] = [];
+  const fake = (name: string, body: string, opts: { startTimeoutMs?: number; killAfterMs?: number } = {}) => {
+    const runner = path.join(dir, `${name}.sh`);
+    writeFileSync(runner, `#!/bin/sh\nd=$(dirname "$1")\necho $$ > "$d/vm.pid"\n${body}\n`, { mode: 0o755 });
+    return new LocalAgent({ hostId: 'local', dataDir: path.join(dir, 'data'), runner, report: (r) => got.push(r), ...opts });
+  };
+  const UP = ': > "$d/control.sock"';
+  const pidOf = (a: LocalAgent, id: string) => Number(readFileSync(a.paths(id).pid, 'utf8'));
+  const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+
+  beforeAll(() => { dir = mkdtempSync(path.join(os.tmpdir(), 'kvmpanel-fake-')); });
+  afterAll(() => { rmSync(dir, { recursive: true, force: true }); });
+
+  it('a stop of a VM with no process resolves as already stopped and reports "stopped" again', async () => {
+    const a = fake('none', 'exit 0');
+    const mark = got.length;
+    await expect(a.stop('never-ran', { force: false })).resolves.toEqual({ alreadyStopped: true });
+    await expect(a.stop('never-ran', { force: true })).resolves.toEqual({ alreadyStopped: true });
+    expect(got.slice(mark)).toEqual([{ vmId: 'never-ran', event: 'stopped' }, { vmId: 'never-ran', event: 'stopped' }]);
+    // A reboot of it is refused, but the panel hears it is stopped.
+    await expect(a.reboot('never-ran')).rejects.toThrow(/not running/);
+    expect(got.at(-1)).toEqual({ vmId: 'never-ran', event: 'stopped' });
+  });
+
+  it('a forced stop escalates to SIGKILL when the process ignores SIGTERM, and reports stopped', async () => {
+    const a = fake('deaf', `trap '' TERM\n${UP}\nexec sleep 1000`, { killAfterMs: 300 });
+    const vm = spec('deaf');
+    await a.createDisk(vm);
+    await a.start(vm);
+    const pid = pidOf(a, 'deaf');
+    const mark = got.length;
+    const t0 = Date.now();
+    await expect(a.stop('deaf', { force: true })).resolves.toEqual({ alreadyStopped: false });
+    const r = await waitFor(() => got.slice(mark).find((x) => x.vmId === 'deaf'), 3000);
+    expect(r).toEqual({ vmId: 'deaf', event: 'stopped' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+    expect(alive(pid)).toBe(false);
+    expect(a.runningIds()).toEqual([]);
+  });
+
+  it('a VM process that does not come up in time is killed and forgotten', async () => {
+    const a = fake('mute', 'exec sleep 1000', { startTimeoutMs: 300 });
+    const vm = spec('mute');
+    await a.createDisk(vm);
+    await expect(a.start(vm)).rejects.toThrow(/did not come up within 0.3 s/);
+    const pid = pidOf(a, 'mute');
+    await waitFor(() => (alive(pid) ? undefined : true), 2000);
+    expect(a.runningIds()).toEqual([]);
+    // Nothing is left to refuse the next start.
+    await expect(a.start(vm)).rejects.toThrow(/did not come up/);
+  });
+
+  it('a reset while stopping is a stop, not a crash or a reboot', async () => {
+    const a = fake('resetting', `trap 'exit 10' TERM\n${UP}\nwhile :; do sleep 0.05; done`);
+    const vm = spec('resetting');
+    await a.createDisk(vm);
+    await a.start(vm);
+    const mark = got.length;
+    await a.stop('resetting', { force: true });
+    await waitFor(() => got.slice(mark).find((x) => x.vmId === 'resetting'), 3000);
+    await sleep(200);
+    expect(got.slice(mark)).toEqual([{ vmId: 'resetting', event: 'stopped' }]);
+    expect(a.runningIds()).toEqual([]);
+  });
+
+  it('a stop while a reboot starts the fresh process stops that process', async () => {
+    let stopped: Promise<unknown> | undefined;
+    const runner = path.join(dir, 'rebooter.sh');
+    writeFileSync(runner, `#!/bin/sh\nd=$(dirname "$1")\necho $$ > "$d/vm.pid"\ntrap 'exit 10' USR1\n${UP}\nwhile :; do sleep 0.05; done\n`, { mode: 0o755 });
+    const mine: AgentReport[] = [];
+    const a: LocalAgent = new LocalAgent({
+      hostId: 'local', dataDir: path.join(dir, 'data'), runner,
+      // The user's stop arrives just as the guest's reboot is reported: the old process is gone, the new one not up yet.
+      report: (r) => { mine.push(r); if (r.event === 'rebooted') stopped = a.stop('rb', { force: true }); },
+    });
+    const vm = spec('rb');
+    await a.createDisk(vm);
+    await a.start(vm);
+    process.kill(pidOf(a, 'rb'), 'SIGUSR1'); // the guest resets itself (exit code 10)
+    await waitFor(() => (stopped ? true : undefined), 3000);
+    await expect(stopped).resolves.toEqual({ alreadyStopped: false });
+    await waitFor(() => mine.find((r) => r.event === 'stopped'), 3000);
+    expect(mine.map((r) => r.event)).toEqual(['started', 'rebooted', 'started', 'stopped']);
+    expect(a.runningIds()).toEqual([]);
+  });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

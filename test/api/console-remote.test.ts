@@ -11,6 +11,9 @@ import { cookieOf, openConsole } from '../support/consoleClient';
 import { startStandaloneAgent, type StandaloneAgent } from '../../server/agent/standalone';
 import { ROOT_DIR } from '../../server/config';
 import { CONSOLE_CLOSE } from '../../server/console/protocol';
+import { openAgentConsole } from '../../server/console/remote';
+import { RemoteAgent } from '../../server/agent/remote';
+import { AgentError } from '../../server/agent/types';
 
 let panel: TestPanel;
 let setup: Awaited<ReturnType<typeof withUsers>>;
@@ -79,5 +82,27 @@ describe('consoles of a VM on a remote host agent', () => {
       });
       expect(status).toBe(401);
     }
+  });
+
+  it('an unreachable agent: users get a generic message, the agent’s address stays in the log', async () => {
+    const logged: string[] = [];
+    const error = console.error;
+    console.error = (...a: unknown[]) => { logged.push(a.join(' ')); };
+    try {
+      const dead = 'http://127.0.0.1:1';
+      const e1 = await openAgentConsole(dead, 'key', vmId, 'serial').then(() => null, (e: unknown) => e);
+      expect(e1).toBeInstanceOf(AgentError);
+      expect((e1 as Error).message).toBe('The VM’s host is unreachable.');
+      const e2 = await new RemoteAgent('h1', dead, 'key').stop(vmId, { force: true }).then(() => null, (e: unknown) => e);
+      expect(e2).toBeInstanceOf(AgentError);
+      expect((e2 as Error).message).toBe('The VM’s host is unreachable.');
+      // A refusal that is not "not running here" (401 with a wrong key) is generic too.
+      const e3 = await openAgentConsole(agent.url, 'wrong', vmId, 'serial').then(() => null, (e: unknown) => e);
+      expect((e3 as Error).message).toBe('The VM’s host is unreachable.');
+    } finally {
+      console.error = error;
+    }
+    expect(logged.filter((l) => l.includes('127.0.0.1:1')).length).toBe(2);
+    expect(logged.some((l) => l.includes('HTTP 401'))).toBe(true);
   });
 });

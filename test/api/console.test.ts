@@ -9,7 +9,7 @@ import { client, errorOf, startPanel, withUsers, type Client, type TestPanel } f
 import { Collector, cookieOf, openConsole } from '../support/consoleClient';
 import { ROOT_DIR } from '../../server/config';
 import type { LocalAgent } from '../../server/agent/local';
-import { consoleBridge } from '../../server/console/bridge';
+import { consoleBridge, DEFAULT_CONSOLE_CAPS } from '../../server/console/bridge';
 import { DEFAULT_PIPE_LIMITS } from '../../server/console/pipe';
 import { CONSOLE_CLOSE, consolePath, type ConsoleKind } from '../../server/console/protocol';
 import { sha256 } from '../../server/auth/secrets';
@@ -21,7 +21,7 @@ let setup: Awaited<ReturnType<typeof withUsers>>;
 let imageId: string;
 let vmId: string;
 type U = Awaited<ReturnType<typeof withUsers>>['users'][number];
-let owner: U, consoler: U, viewer: U, stranger: U;
+let owner: U, consoler: U, viewer: U, stranger: U, spammer: U;
 
 async function stateOf(id: string) {
   return (await panel.db.vm.findUniqueOrThrow({ where: { id } })).state;
@@ -79,12 +79,13 @@ function updateRequest(w: number, h: number, incremental: number): Buffer {
 beforeAll(async () => {
   panel = await startPanel('sqlite', {}, { agent: true });
   if (!panel.agent) throw new Error('the local agent did not start (is the VMM built and /dev/kvm present?)');
-  setup = await withUsers(panel, 4);
-  [owner, consoler, viewer, stranger] = setup.users as [U, U, U, U];
+  setup = await withUsers(panel, 5);
+  [owner, consoler, viewer, stranger, spammer] = setup.users as [U, U, U, U, U];
   imageId = (await panel.db.image.create({ data: { name: 'test-guest', kind: 'test-guest', kernelPath: path.join(ROOT_DIR, 'native/guest/build/guest.elf'), builtin: true } })).id;
   vmId = await startVm(owner.c, 'cons');
   await owner.c.share.add.mutate({ vmId, email: consoler.email, role: 'console' });
   await owner.c.share.add.mutate({ vmId, email: viewer.email, role: 'viewer' });
+  await owner.c.share.add.mutate({ vmId, email: spammer.email, role: 'console' });
 });
 afterAll(async () => {
   consoleBridge(panel.services).shutdown();
@@ -202,6 +203,90 @@ describe('console bridge', () => {
     // A stranger holding a path learns nothing either.
     expect(await status(mine.path, { cookie: cookieOf(stranger.c) })).toBe(401);
     for (const c of consoleBridge(panel.services).list()) c.pipe.close(1000, 'test cleanup');
+
+    // Every admission with a known session left a trace: opened, or refused and why.
+    const opens = await panel.db.auditEvent.findMany({ where: { action: 'vm.console_open', actorId: consoler.id } });
+    expect(opens.filter((e) => e.outcome === 'ok').length).toBeGreaterThanOrEqual(3);
+    const denied = opens.filter((e) => e.outcome === 'denied').map((e) => e.detail);
+    expect(denied).toContain('vnc: 401 The console ticket is invalid, expired or already used.');
+    expect(denied).toContain('serial: 404 No such VM.');
+    expect(opens.filter((e) => e.outcome === 'denied' && e.detail.startsWith('serial: 404'))[0]).toMatchObject({ targetId: vmId, vmOwnerId: null });
+  });
+
+  it('the VM’s console socket unreachable: 502 with a generic message (the detail only in the log)', async () => {
+    const fs = await import('node:fs');
+    const sock = panel.agent!.paths(vmId).serial;
+    fs.renameSync(sock, `${sock}.away`);
+    try {
+      const t = await owner.c.console.ticket.mutate({ vmId, kind: 'serial' });
+      const r = await openConsole(panel.url, t.path, { cookie: cookieOf(owner.c) });
+      expect(r.status).toBe(502);
+      expect(r.ws ? '' : r.body).toBe('The VM’s console is unreachable.\n');
+    } finally {
+      fs.renameSync(`${sock}.away`, sock);
+    }
+    const [last] = await panel.db.auditEvent.findMany({ where: { action: 'vm.console_open', actorId: owner.id }, orderBy: { at: 'desc' }, take: 1 });
+    expect(last).toMatchObject({ outcome: 'error', detail: 'serial: 502 The VM’s console is unreachable.' });
+  });
+
+  it('caps consoles per user (8) and per VM (16), open or being admitted: 429 at the bridge, TOO_MANY_REQUESTS at minting', async () => {
+    const bridge = consoleBridge(panel.services);
+    const opened: { ws: WebSocket; col: Collector }[] = [];
+    try {
+      // Tickets minted while there was room do not let one user past the cap.
+      const tickets = [];
+      for (let i = 0; i < 9; i++) tickets.push(await owner.c.console.ticket.mutate({ vmId, kind: i % 2 ? 'vnc' : 'serial' }));
+      const results = await Promise.all(tickets.map((t, i) => openConsole(panel.url, t.path, { cookie: cookieOf(owner.c), protocols: i % 2 ? ['binary'] : [] })));
+      expect(results.map((r) => r.status).sort()).toEqual([...Array(8).fill(101), 429]);
+      for (const r of results) if (r.ws) opened.push({ ws: r.ws, col: r.col });
+      expect((results.find((r) => r.status === 429) as { body: string }).body).toBe('You have 8 consoles open, the most allowed: close one first.\n');
+      const e = await errorOf(owner.c.console.ticket.mutate({ vmId, kind: 'serial' }));
+      expect(e.code).toBe('TOO_MANY_REQUESTS');
+      expect(e.message).toBe('You have 8 consoles open, the most allowed: close one first.');
+      expect(bridge.counts(owner.id, vmId)).toEqual({ user: 8, vm: 8 });
+
+      // Per VM: a console user with 8 more fills it; then no one gets in, not even an admin.
+      for (let i = 0; i < 8; i++) opened.push(await open(consoler, 'serial'));
+      const full = await errorOf(setup.admin.console.ticket.mutate({ vmId, kind: 'vnc' }));
+      expect(full.code).toBe('TOO_MANY_REQUESTS');
+      expect(full.message).toBe('This VM has 16 consoles open, the most allowed: close one first.');
+      // ... while the VM process still has room: VNC clients of the VM stay below its 32.
+      expect(bridge.list().filter((o) => o.vmId === vmId && o.kind === 'vnc').length).toBeLessThan(32);
+
+      // Closing one makes room again.
+      opened.shift()!.ws.close();
+      await new Promise((r) => setTimeout(r, 100));
+      opened.push(await open(owner, 'serial'));
+
+      const denied = await panel.db.auditEvent.findMany({ where: { action: 'vm.console_open', actorId: owner.id, outcome: 'denied' } });
+      expect(denied.map((d) => d.detail.replace(/^(vnc|serial): /, ''))).toContain('429 You have 8 consoles open, the most allowed: close one first.');
+    } finally {
+      for (const o of opened) o.ws.close();
+      await Promise.all(opened.map((o) => o.col.closed));
+      for (let i = 0; i < 50 && bridge.list().length; i++) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(bridge.counts(owner.id, vmId)).toEqual({ user: 0, vm: 0 });
+  });
+
+  it('minting is rate-limited per user (60 a minute); expired tickets do not pile up', async () => {
+    const stale = await mintTicket(panel.db, { userId: spammer.id, sessionId: 'gone', vmId, kind: 'vnc' });
+    await panel.db.consoleTicket.update({ where: { id: sha256(stale.ticket) }, data: { expiresAt: new Date(Date.now() - 1) } });
+    const before = await panel.db.auditEvent.count({ where: { action: 'vm.console', actorId: spammer.id } });
+    const codes: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      codes.push(await spammer.c.console.ticket.mutate({ vmId, kind: 'serial' }).then(() => 'OK', (e) => e.data?.code));
+    }
+    expect(codes.filter((c) => c === 'OK').length).toBe(60);
+    expect(codes.slice(60).every((c) => c === 'TOO_MANY_REQUESTS')).toBe(true);
+    const e = await errorOf(spammer.c.console.ticket.mutate({ vmId, kind: 'serial' }));
+    expect(e.message).toMatch(/^Too many console requests: try again in \d+ s\.$/);
+    // The refused ones cost no rows: at most 60 tickets and 60 audit events.
+    expect(await panel.db.consoleTicket.count({ where: { userId: spammer.id } })).toBe(60);
+    expect((await panel.db.auditEvent.count({ where: { action: 'vm.console', actorId: spammer.id } })) - before).toBe(60);
+    // The expired ticket was swept by the next mint.
+    expect(await panel.db.consoleTicket.count({ where: { id: sha256(stale.ticket) } })).toBe(0);
+    // Other users are not affected.
+    expect((await owner.c.console.ticket.mutate({ vmId, kind: 'serial' })).ticket).toBeTruthy();
   });
 
   it('an open console closes within 1 s with accessEnded when the share is revoked or downgraded', async () => {
@@ -273,6 +358,7 @@ describe('console bridge', () => {
     const bridge = consoleBridge(panel.services);
     const limits = DEFAULT_PIPE_LIMITS;
     const VIEWERS = 20;
+    bridge.caps = { perUser: VIEWERS, perVm: VIEWERS }; // one user with 20 viewers, above the default caps
     const viewers: { ws: WebSocket; col: Collector; stalled: boolean; timer?: NodeJS.Timeout }[] = [];
     for (let i = 0; i < VIEWERS; i++) {
       const { ws, col } = await open(owner, 'vnc', vmId);
@@ -341,6 +427,7 @@ describe('console bridge', () => {
 
     for (const v of viewers) { clearInterval(v.timer); v.ws.terminate(); }
     await Promise.all(viewers.map((v) => v.col.closed));
+    bridge.caps = { ...DEFAULT_CONSOLE_CAPS };
   });
 
   it('a browser that stays stalled beyond the limit is closed with tooSlow', async () => {
@@ -495,6 +582,45 @@ describe('pipeWebSocket on its own', () => {
     const until = Date.now() + 20_000;
     while (got < FRAMES * FRAME && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
     expect(got).toBe(FRAMES * FRAME);
+    pipe.close(CONSOLE_CLOSE.vmUnreachable, 'done');
+    await pipe.done;
+    browser.terminate();
+    server.close();
+    vm.close();
+  });
+});
+
+describe('a held pipe', () => {
+  it('moves no byte either way until start() (the bridge’s last check runs meanwhile)', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const os = await import('node:os');
+    const http = await import('node:http');
+    const { WebSocketServer, default: WS } = await import('ws');
+    const { pipeWebSocket } = await import('../../server/console/pipe');
+    const { connectUnix } = await import('../../server/agent/local');
+    const sockPath = path.join(mkdtempSync(path.join(os.tmpdir(), 'kvmpanel-held-')), 'vm.sock');
+    // The "VM" greets at once, as the RFB server does, and records what it is sent.
+    let toVm = '';
+    const vm = net.createServer((s) => { s.write('RFB 003.008\n'); s.on('data', (d) => (toVm += d)); });
+    await new Promise<void>((r) => vm.listen(sockPath, r));
+    const server = http.createServer();
+    const wss = new WebSocketServer({ server });
+    const piped = new Promise<ReturnType<typeof pipeWebSocket>>((resolve) => wss.on('connection', async (ws) => resolve(pipeWebSocket(ws, await connectUnix(sockPath), { held: true }))));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const browser = new WS(`ws://127.0.0.1:${(server.address() as net.AddressInfo).port}/`);
+    let toBrowser = '';
+    browser.on('message', (d: Buffer) => (toBrowser += d.toString('latin1')));
+    await new Promise((r) => browser.once('open', r));
+    const pipe = await piped;
+    browser.send(Buffer.from('RFB 003.008\n'));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(toBrowser).toBe('');
+    expect(toVm).toBe('');
+    pipe.start();
+    const until = Date.now() + 5000;
+    while ((toBrowser === '' || toVm === '') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(toBrowser).toBe('RFB 003.008\n');
+    expect(toVm).toBe('RFB 003.008\n');
     pipe.close(CONSOLE_CLOSE.vmUnreachable, 'done');
     await pipe.done;
     browser.terminate();

@@ -3,65 +3,12 @@
 // off) while the panel is down, a full data disk, an unreadable kernel.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { client, errorOf, startPanel, withUsers, type Client, type TestPanel } from '../support/server';
+import { client, errorOf, startPanel, withUsers, type Client } from '../support/server';
+import { GUEST, restartPanel, serialUntil, stateOf, waitState, type PanelWithAgent as Panel } from '../support/vms';
 import { ROOT_DIR } from '../../server/config';
-import { createDb } from '../../server/db/client';
-import { createServices } from '../../server/services';
-import { createPanelServer } from '../../server/http';
-import { startLocalAgent } from '../../server/agent/boot';
-import type { LocalAgent } from '../../server/agent/local';
-
-const GUEST = path.join(ROOT_DIR, 'native/guest/build/guest.elf');
-type Panel = TestPanel & { agent: LocalAgent | null };
-
-async function waitState(panel: TestPanel, id: string, want: string, ms = 10_000) {
-  const until = Date.now() + ms;
-  for (;;) {
-    const s = (await panel.db.vm.findUniqueOrThrow({ where: { id } })).state;
-    if (s === want) return;
-    if (Date.now() > until) throw new Error(`VM ${id} is ${s}, expected ${want}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** Opens the serial console, optionally types a line, and reads until `re`. */
-function serialUntil(sock: string, re: RegExp, send?: string, ms = 10_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const c = net.connect(sock);
-    const timer = setTimeout(() => { c.destroy(); reject(new Error(`timeout waiting for ${re}: ${out.slice(-200)}`)); }, ms);
-    c.on('connect', () => send && c.write(send));
-    c.on('data', (d) => { out += d; if (re.test(out)) { clearTimeout(timer); c.destroy(); resolve(out); } });
-    c.on('error', (e) => { clearTimeout(timer); reject(e); });
-  });
-}
-
-/** A second panel process on the same database and data directory (a restart). */
-async function restartPanel(first: Panel, meanwhile: () => Promise<void>): Promise<Panel> {
-  const { config } = first.services;
-  first.agent?.release(); // the panel goes away; its VM processes stay
-  await first.close();
-  await meanwhile();
-  const db = await createDb(config.databaseUrl);
-  const services = createServices(config, db);
-  const agent = await startLocalAgent(services);
-  const server = createPanelServer(services);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, services, db, agent,
-    async close() {
-      await agent?.stopAll();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      await db.$disconnect();
-    },
-  };
-}
 
 describe('a restart of the panel', () => {
   let panel: Panel;
@@ -113,6 +60,9 @@ describe('a restart of the panel', () => {
     const k = await c.vm.get.query({ id: killed });
     expect(k.state).toBe('crashed');
     expect(k.lastError).toMatch(/^The VM process ended while the panel was down/);
+    // A crash nobody saw happen is audited like any other.
+    const crash = (await c.audit.list.query({ vmId: killed })).events.find((e) => e.action === 'vm.crash');
+    expect(crash).toMatchObject({ outcome: 'error', detail: k.lastError });
     const p = await c.vm.get.query({ id: poweroff });
     expect(p.state).toBe('stopped');
     expect(p.lastError).toBeNull();
@@ -131,10 +81,6 @@ describe('a restart of the panel', () => {
     await waitState(panel, two, 'stopped');
   }, 60_000);
 });
-
-async function stateOf(panel: TestPanel, id: string) {
-  return (await panel.db.vm.findUniqueOrThrow({ where: { id } })).state;
-}
 
 describe('a full data disk during create', () => {
   let mnt: string;
@@ -168,7 +114,7 @@ describe('a full data disk during create', () => {
       expect(readdirSync(path.join(mnt, 'vms'))).toEqual([]);
       expect((await errorOf(c.vm.start.mutate({ id: vm.id }))).message).toMatch(/Cannot start a VM that is error/);
       const audit = (await c.audit.list.query({ vmId: vm.id })).events.reverse().map((e) => `${e.action}:${e.outcome}`);
-      expect(audit).toEqual(['vm.create:ok', 'vm.start:denied']);
+      expect(audit).toEqual(['vm.create:ok', 'vm.create_failed:error', 'vm.start:denied']);
       // The quota follows the rows: deleting the failed VM gives it back.
       expect((await c.account.quota.query()).usage.vms).toBe(1);
       await c.vm.delete.mutate({ id: vm.id });

@@ -3,50 +3,42 @@
 // VMs created while no host existed (placed when a host registers, or when
 // they are started).
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorOf, startPanel, withUsers, type Client, type TestPanel } from '../support/server';
-import { AgentError, type ConsoleKind, type HostAgent, type HostCapacity, type VmMetrics, type VmSpec } from '../../server/agent/types';
+import { addGuestImage, serialUntil, sleep, waitState } from '../support/vms';
+import { AgentError, type ConsoleKind, type HostAgent, type HostCapacity, type StopResult, type VmMetrics, type VmSpec } from '../../server/agent/types';
 import { handleAgentReport } from '../../server/agent/reports';
 import { LocalAgent } from '../../server/agent/local';
 import { startLocalAgent } from '../../server/agent/boot';
 import { placeUnplacedVms } from '../../server/api/routers/vm';
-import { ROOT_DIR } from '../../server/config';
-
-const GUEST = path.join(ROOT_DIR, 'native/guest/build/guest.elf');
-
-async function waitState(panel: TestPanel, id: string, want: string, ms = 10_000) {
-  const until = Date.now() + ms;
-  for (;;) {
-    const s = (await panel.db.vm.findUniqueOrThrow({ where: { id } })).state;
-    if (s === want) return;
-    if (Date.now() > until) throw new Error(`VM ${id} is ${s}, expected ${want}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A host whose guests ignore the power button; forced actions work. */
 class StubbornAgent implements HostAgent {
   calls: string[] = [];
   failPress = false;
+  failReset = false;
+  /** The guest powers off just as it is forced: the forced stop finds no process. */
+  goneWhenForced = false;
   constructor(readonly hostId: string, private readonly panel: TestPanel) {}
   private report(vmId: string, event: 'started' | 'stopped' | 'rebooted') {
     setTimeout(() => void handleAgentReport(this.panel.services, { vmId, event }), 10);
   }
   async capacity(): Promise<HostCapacity> { return { cpus: 8, memoryMiB: 8192, diskGiB: 100 }; }
-  async createDisk(): Promise<void> {}
+  diskDelayMs = 0;
+  async createDisk(): Promise<void> { await sleep(this.diskDelayMs); }
   async deleteDisk(): Promise<void> {}
   async start(vm: VmSpec): Promise<void> { this.calls.push('start'); this.report(vm.id, 'started'); }
-  async stop(vmId: string, opts: { force: boolean }): Promise<void> {
+  async stop(vmId: string, opts: { force: boolean }): Promise<StopResult> {
     if (!opts.force && this.failPress) throw new AgentError('The guest could not be asked to shut down: The VM process did not answer.');
     this.calls.push(opts.force ? 'stop!' : 'stop');
     if (opts.force) this.report(vmId, 'stopped');
+    return { alreadyStopped: opts.force && this.goneWhenForced };
   }
   async reboot(vmId: string, opts: { force?: boolean } = {}): Promise<void> {
+    if (opts.force && this.failReset) throw new AgentError('The VM process did not answer.');
     this.calls.push(opts.force ? 'reboot!' : 'reboot');
     if (opts.force) { this.report(vmId, 'rebooted'); this.report(vmId, 'started'); }
   }
@@ -62,11 +54,13 @@ describe('graceful stop and reboot with a guest that ignores the power button', 
 
   beforeAll(async () => {
     panel = await startPanel('sqlite');
-    c = (await withUsers(panel, 1)).users[0]!.c;
+    const user = (await withUsers(panel, 1)).users[0]!;
+    c = user.c;
+    await panel.db.quota.update({ where: { userId: user.id }, data: { maxVms: 50, maxRunningVms: 50, maxVcpus: 50, maxMemoryMiB: 8192 } });
     const host = await panel.db.host.create({ data: { name: 'stubborn', url: 'http://stub', cpus: 8, memoryMiB: 8192, diskGiB: 100 } });
     agent = new StubbornAgent(host.id, panel);
     panel.services.hosts.register(agent);
-    imageId = (await panel.db.image.create({ data: { name: 'g', kind: 'test-guest', kernelPath: GUEST } })).id;
+    imageId = (await addGuestImage(panel.db, 'g')).id;
   });
   afterAll(async () => { await panel.close(); });
 
@@ -137,6 +131,92 @@ describe('graceful stop and reboot with a guest that ignores the power button', 
     expect(audit.some((a) => a.startsWith('vm.guest_reboot'))).toBe(false);
     await c.vm.forceStop.mutate({ id });
   });
+
+  it('two stops at once: the one that wins keeps its deadline, and the VM is forced at it', async () => {
+    const ids = await Promise.all(['twice-a', 'twice-b', 'twice-c'].map((n) => runningVm(n)));
+    agent.calls.length = 0;
+    // Both requests of a pair read "running" before either writes "stopping": the writes are held back a little.
+    const db = panel.services.db;
+    const vmDelegate = new Proxy(db.vm, {
+      get(target, key) {
+        const v = Reflect.get(target, key) as unknown;
+        if (key !== 'updateMany' || typeof v !== 'function') return typeof v === 'function' ? v.bind(target) : v;
+        return async (args: { data?: { state?: string } }) => {
+          if (args.data?.state === 'stopping') await sleep(100);
+          return (v as (a: unknown) => Promise<unknown>).call(target, args);
+        };
+      },
+    });
+    panel.services.db = new Proxy(db, { get: (target, key) => (key === 'vm' ? vmDelegate : Reflect.get(target, key)) });
+    let results: unknown[];
+    try {
+      results = await Promise.all(ids.flatMap((id) => [1, 2].map(() => c.vm.stop.mutate({ id, timeoutSeconds: 1 }).then((r) => r, (e: Error) => e))));
+    } finally {
+      panel.services.db = db;
+    }
+    for (const [i, id] of ids.entries()) {
+      const pair = results.slice(2 * i, 2 * i + 2);
+      expect(pair.filter((r) => !(r instanceof Error))).toHaveLength(1); // one stop wins, the other is told the VM changed
+      expect((await c.vm.get.query({ id })).stopDeadline).not.toBeNull();
+    }
+    for (const id of ids) await waitState(panel, id, 'stopped', 3000);
+    expect(agent.calls.filter((x) => x === 'stop!')).toHaveLength(3);
+    for (const id of ids) expect((await auditOf(id)).at(-1)).toBe('vm.stop_forced:ok The guest did not power off within 1 s.');
+  });
+
+  it('a reset that fails does not block later reboots', async () => {
+    const id = await runningVm('reset-fails');
+    agent.failReset = true;
+    try {
+      expect((await errorOf(c.vm.reset.mutate({ id }))).message).toBe('The VM process did not answer.');
+    } finally {
+      agent.failReset = false;
+    }
+    const r = await c.vm.reboot.mutate({ id, timeoutSeconds: 60 });
+    expect(r).toMatchObject({ state: 'running', forced: false });
+    expect(agent.calls).toEqual(['reboot']);
+    await c.vm.forceStop.mutate({ id });
+    await waitState(panel, id, 'stopped', 1000);
+  });
+
+  it('a VM stopped while its disk is being made at start is not started after all', async () => {
+    const vm = await c.vm.create.mutate({ name: 'placed-late', imageId, vcpus: 1, memoryMiB: 64, diskGiB: 1 });
+    await waitState(panel, vm.id, 'stopped');
+    await panel.db.vm.update({ where: { id: vm.id }, data: { hostId: null } }); // unplaced: start places it and makes its disk
+    agent.calls.length = 0;
+    agent.diskDelayMs = 300;
+    try {
+      const starting = c.vm.start.mutate({ id: vm.id });
+      await waitState(panel, vm.id, 'starting', 1000);
+      await c.vm.stop.mutate({ id: vm.id });
+      await starting;
+    } finally {
+      agent.diskDelayMs = 0;
+    }
+    await waitState(panel, vm.id, 'stopped', 1000);
+    await sleep(100);
+    expect(agent.calls).toEqual(['stop!']);
+    expect(await panel.db.vm.findUniqueOrThrow({ where: { id: vm.id } })).toMatchObject({ state: 'stopped' });
+    // Had the process started anyway (the stop slipped in after that check), it is ended when it reports.
+    agent.calls.length = 0;
+    await handleAgentReport(panel.services, { vmId: vm.id, event: 'started' });
+    expect(agent.calls).toEqual(['stop!']);
+  });
+
+  it('a guest that powers off just as its deadline passes is not audited as forced', async () => {
+    const id = await runningVm('just-in-time');
+    agent.goneWhenForced = true;
+    try {
+      await c.vm.stop.mutate({ id, timeoutSeconds: 1 });
+      await waitState(panel, id, 'stopped', 3000);
+    } finally {
+      agent.goneWhenForced = false;
+    }
+    await sleep(100);
+    const audit = await auditOf(id);
+    expect(audit.at(-1)).toBe('vm.stop:ok');
+    expect(audit.some((a) => a.startsWith('vm.stop_forced'))).toBe(false);
+  });
 });
 
 describe('VMs created while no host existed', () => {
@@ -149,7 +229,7 @@ describe('VMs created while no host existed', () => {
   beforeAll(async () => {
     panel = await startPanel('sqlite'); // no host yet
     c = (await withUsers(panel, 1)).users[0]!.c;
-    imageId = (await panel.db.image.create({ data: { name: 'g', kind: 'test-guest', kernelPath: GUEST } })).id;
+    imageId = (await addGuestImage(panel.db, 'g')).id;
   });
   afterAll(async () => {
     await agent?.stopAll();
@@ -157,13 +237,7 @@ describe('VMs created while no host existed', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const serialReady = (sock: string) => new Promise<void>((resolve, reject) => {
-    const s = net.connect(sock);
-    let out = '';
-    const timer = setTimeout(() => { s.destroy(); reject(new Error(`no guest ready: ${out}`)); }, 5000);
-    s.on('data', (d) => { out += d; if (/guest ready/.test(out)) { clearTimeout(timer); s.destroy(); resolve(); } });
-    s.on('error', reject);
-  });
+  const serialReady = (sock: string) => serialUntil(sock, /guest ready/, undefined, 5000);
 
   it('are placed at start on a host that registered without placing them, and run', async () => {
     const vm = await c.vm.create.mutate({ name: 'early', imageId, vcpus: 1, memoryMiB: 64, diskGiB: 1 });

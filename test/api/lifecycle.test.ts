@@ -1,57 +1,16 @@
 // The whole lifecycle through the panel's API with the real local host
 // agent and real VM processes booting the test guest.
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorOf, jarOf, startPanel, withUsers, type TestPanel } from '../support/server';
-import { ROOT_DIR } from '../../server/config';
-import type { LocalAgent } from '../../server/agent/local';
+import { errorOf, jarOf, startPanel, withUsers } from '../support/server';
+import { addGuestImage, requireVmm, serialEventually, serialUntil, stateOf as stateIn, waitFor, waitState as waitStateIn, type PanelWithAgent } from '../support/vms';
 
-let panel: TestPanel & { agent: LocalAgent | null };
+let panel: PanelWithAgent;
 let setup: Awaited<ReturnType<typeof withUsers>>;
 let imageId: string;
 
-async function stateOf(id: string) {
-  return (await panel.db.vm.findUniqueOrThrow({ where: { id } })).state;
-}
-async function waitState(id: string, want: string, ms = 10_000) {
-  const until = Date.now() + ms;
-  while ((await stateOf(id)) !== want) {
-    if (Date.now() > until) throw new Error(`VM ${id} is ${await stateOf(id)}, expected ${want}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-async function waitFor(f: () => Promise<boolean>, ms = 5000) {
-  const until = Date.now() + ms;
-  while (!(await f())) {
-    if (Date.now() > until) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-function serialUntil(sock: string, re: RegExp, send?: string, ms = 10_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const c = net.connect(sock);
-    const timer = setTimeout(() => { c.destroy(); reject(new Error(`timeout waiting for ${re}: ${out.slice(-200)}`)); }, ms);
-    c.on('connect', () => send && c.write(send));
-    c.on('data', (d) => { out += d; if (re.test(out)) { clearTimeout(timer); c.destroy(); resolve(out); } });
-    c.on('error', (e) => { clearTimeout(timer); reject(e); });
-    c.on('close', () => { clearTimeout(timer); reject(new Error(`serial closed before ${re}: ${out.slice(-200)}`)); });
-  });
-}
-/** serialUntil across a restart of the VM process (a new serial socket): reconnects until `re` shows. */
-async function serialEventually(sock: string, re: RegExp, ms = 10_000): Promise<string> {
-  const until = Date.now() + ms;
-  for (;;) {
-    try {
-      return await serialUntil(sock, re, undefined, 1000);
-    } catch (e) {
-      if (Date.now() > until) throw e;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
+const stateOf = (id: string) => stateIn(panel, id);
+const waitState = (id: string, want: string, ms?: number) => waitStateIn(panel, id, want, ms);
 
 /** Subscribes to vm.onChange as the browser does and records each VM's states in the order they are announced. */
 async function watchStates(c: object) {
@@ -86,10 +45,11 @@ async function watchStates(c: object) {
 }
 
 beforeAll(async () => {
+  requireVmm();
   panel = await startPanel('sqlite', {}, { agent: true });
   if (!panel.agent) throw new Error('the local agent did not start (is the VMM built and /dev/kvm present?)');
   setup = await withUsers(panel, 1);
-  imageId = (await panel.db.image.create({ data: { name: 'test-guest', kind: 'test-guest', kernelPath: path.join(ROOT_DIR, 'native/guest/build/guest.elf'), builtin: true } })).id;
+  imageId = (await addGuestImage(panel.db, 'test-guest', { builtin: true })).id;
 });
 afterAll(async () => { await panel.close(); });
 
@@ -190,7 +150,7 @@ describe('VM lifecycle through the API with the local host agent', () => {
     await waitState(vm.id, 'stopped');
     await c.vm.start.mutate({ id: vm.id });
     await waitState(vm.id, 'running');
-    const pid = Number((await import('node:fs')).readFileSync(panel.agent!.paths(vm.id).pid, 'utf8'));
+    const pid = Number(readFileSync(panel.agent!.paths(vm.id).pid, 'utf8'));
     const t0 = Date.now();
     process.kill(pid, 'SIGKILL');
     await waitState(vm.id, 'crashed', 2000);

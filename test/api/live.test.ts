@@ -1,7 +1,7 @@
 // Live updates over the tRPC subscription (Server-Sent Events), as the UI
 // receives them: each user hears about the VMs they may see, and nothing else.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addImage, jarOf, startPanel, withUsers, type TestPanel } from '../support/server';
+import { addImage, client, jarOf, startPanel, withUsers, type TestPanel } from '../support/server';
 
 let panel: TestPanel;
 let setup: Awaited<ReturnType<typeof withUsers>>;
@@ -21,6 +21,7 @@ async function listen(c: object) {
   const res = await fetch(`${panel.url}/api/trpc/vm.onChange`, { headers: { cookie, accept: 'text/event-stream' }, signal: ctrl.signal });
   expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
   const ids: string[] = [];
+  let ended = false;
   const done = (async () => {
     const reader = res.body!.getReader();
     let buf = '';
@@ -32,9 +33,10 @@ async function listen(c: object) {
         for (const m of buf.matchAll(/"vmId":"([^"]+)"/g)) if (!ids.includes(m[1]!)) ids.push(m[1]!);
       }
     } catch { /* aborted */ }
+    ended = true;
   })();
   await new Promise((r) => setTimeout(r, 100)); // subscribed
-  return { ids, stop: async () => { ctrl.abort(); await done; } };
+  return { ids, ended: () => ended, done, stop: async () => { ctrl.abort(); await done; } };
 }
 
 describe('live VM updates', () => {
@@ -64,5 +66,37 @@ describe('live VM updates', () => {
     const res = await fetch(`${panel.url}/api/trpc/vm.onChange`, { headers: { accept: 'text/event-stream' } });
     const text = await res.text();
     expect(text).toMatch(/UNAUTHORIZED|Sign in first/);
+  });
+
+  it('follows who listens: a demoted admin stops hearing about others’ VMs, a signed-out or disabled user’s feed ends', async () => {
+    const [owner, other] = setup.users;
+    await setup.admin.admin.updateUser.mutate({ id: other!.id, role: 'admin' });
+    const promoted = client(panel.url);
+    await promoted.auth.signIn.mutate({ email: other!.email, password: other!.password });
+    const feed = await listen(promoted);
+    const vm = await owner!.c.vm.create.mutate({ name: 'admin-sees', imageId, vcpus: 1, memoryMiB: 64, diskGiB: 1 });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(feed.ids).toContain(vm.id); // an admin hears about everyone's VMs
+
+    await setup.admin.admin.updateUser.mutate({ id: other!.id, role: 'user' });
+    feed.ids.length = 0;
+    await owner!.c.vm.rename.mutate({ id: vm.id, name: 'admin-saw' });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(feed.ids).toEqual([]); // no longer an admin: not someone else's VM
+    expect(feed.ended()).toBe(false); // still signed in: the feed goes on
+
+    // Signing out ends this session's feed (not only its next request).
+    await promoted.auth.signOut.mutate();
+    await Promise.race([feed.done, new Promise((r) => setTimeout(r, 1000))]);
+    expect(feed.ended()).toBe(true);
+
+    // Disabled: the feed ends too.
+    const ownerFeed = await listen(owner!.c);
+    await setup.admin.admin.updateUser.mutate({ id: owner!.id, disabled: true });
+    await Promise.race([ownerFeed.done, new Promise((r) => setTimeout(r, 1000))]);
+    expect(ownerFeed.ended()).toBe(true);
+    await setup.admin.admin.updateUser.mutate({ id: owner!.id, disabled: false });
+    await ownerFeed.stop();
+    await feed.stop();
   });
 });

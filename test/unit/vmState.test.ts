@@ -10,6 +10,7 @@ const LEGAL: [VmState, VmEvent, VmState][] = [
   ['stopped', 'delete', 'deleting'], ['crashed', 'delete', 'deleting'], ['error', 'delete', 'deleting'],
   ['stopped', 'forceDelete', 'deleting'], ['crashed', 'forceDelete', 'deleting'], ['error', 'forceDelete', 'deleting'],
   ['running', 'forceDelete', 'deleting'], ['starting', 'forceDelete', 'deleting'], ['stopping', 'forceDelete', 'deleting'],
+  ['deleting', 'forceDelete', 'deleting'], // a failed delete is retried
   ['stopped', 'resize', 'stopped'], ['crashed', 'resize', 'crashed'],
   ['stopped', 'place', 'creating'],
   ['creating', 'created', 'stopped'], ['creating', 'createFailed', 'error'],
@@ -39,11 +40,13 @@ describe('VM state machine', () => {
     expect(transition('running', 'start')).toEqual({ ok: false, message: 'The VM is already running.' });
     expect(transition('running', 'delete')).toEqual({ ok: false, message: 'The VM is running: stop it first, or delete with force.' });
     expect(transition('running', 'resize')).toEqual({ ok: false, message: 'Stop the VM before resizing it.' });
+    expect(transition('deleting', 'delete')).toEqual({ ok: false, message: 'The VM is being deleted; delete it with force to try again.' });
   });
 
   it('lists allowed events per state', () => {
     expect(allowedEvents('stopped').sort()).toEqual(['delete', 'forceDelete', 'place', 'resize', 'start']);
-    expect(allowedEvents('deleting')).toEqual([]);
+    expect(allowedEvents('deleting')).toEqual(['forceDelete']);
+    expect(allowedEvents('creating').sort()).toEqual(['createFailed', 'created']);
   });
 
   it('counts starting, running and stopping as active', () => {

@@ -46,6 +46,14 @@ export function ScreenConsole({ vmId, vmName, vmState, enabled, onStale, onRelea
     return () => { live = false; };
   }, []);
 
+  // A rename relabels the screen; it never touches the connection.
+  const label = `Screen of ${vmName}. Keys typed here go to the VM; Ctrl+] releases the keyboard.`;
+  const labelRef = useRef(label);
+  useEffect(() => {
+    labelRef.current = label;
+    target.current?.querySelector('canvas[role="application"]')?.setAttribute('aria-label', label);
+  }, [label]);
+
   const onSocket = useCallback((ws: WebSocket, ready: () => void) => {
     if (!Rfb || !target.current) return () => ws.close();
     const client = new Rfb(target.current, ws, { shared: true });
@@ -59,7 +67,7 @@ export function ScreenConsole({ vmId, vmName, vmState, enabled, onStale, onRelea
         // noVNC's canvas is focusable by script only; keyboard users reach it with Tab.
         canvas.tabIndex = 0;
         canvas.setAttribute('role', 'application');
-        canvas.setAttribute('aria-label', `Screen of ${vmName}. Keys typed here go to the VM; Ctrl+] releases the keyboard.`);
+        canvas.setAttribute('aria-label', labelRef.current);
       }
       setLastFrame(null);
       ready();
@@ -75,7 +83,7 @@ export function ScreenConsole({ vmId, vmName, vmState, enabled, onStale, onRelea
       }
       if (rfb.current === client) rfb.current = null;
     };
-  }, [Rfb, vmName]);
+  }, [Rfb]);
 
   const { status, reconnect } = useConsoleSocket({ vmId, kind: 'vnc', vmState, enabled: enabled && Rfb !== null, onSocket, onStale });
   const connected = status.kind === 'connected';

@@ -32,6 +32,13 @@ export function SerialConsole({ vmId, vmName, vmState, enabled, visible, onStale
   useEffect(() => { release.current = onRelease; });
   const [ready, setReady] = useState(false);
   const [loadError, setLoadError] = useState<string | null>(null);
+  // The terminal is made once: a rename only relabels it (the open socket writes into it).
+  const label = `Serial console of ${vmName}`;
+  const labelRef = useRef(label);
+  useEffect(() => {
+    labelRef.current = label;
+    term.current?.textarea?.setAttribute('aria-label', label);
+  }, [label, ready]);
 
   useEffect(() => {
     let disposed = false;
@@ -49,7 +56,7 @@ export function SerialConsole({ vmId, vmName, vmState, enabled, visible, onStale
       const f = new Fit();
       t.loadAddon(f);
       t.open(host.current);
-      t.textarea?.setAttribute('aria-label', `Serial console of ${vmName}`);
+      t.textarea?.setAttribute('aria-label', labelRef.current);
       t.attachCustomKeyEventHandler((e) => {
         if (!isReleaseKey(e)) return true;
         e.preventDefault();
@@ -75,7 +82,7 @@ export function SerialConsole({ vmId, vmName, vmState, enabled, visible, onStale
       term.current = null;
       fit.current = null;
     };
-  }, [vmName]);
+  }, []);
 
   useEffect(() => {
     if (visible && ready) {

@@ -71,37 +71,66 @@ export function useConsoleSocket({ vmId, kind, vmState, enabled, onSocket, onSta
   const stale = useRef(onStale);
   useEffect(() => { handler.current = onSocket; stale.current = onStale; });
   const running = vmState === 'running';
+  // The VM's state only decides whether to start a connection: an open one
+  // stays through a graceful stop (the shutdown is worth watching) and ends
+  // when the panel closes it (vmStopped once the VM process is gone).
+  const vm = useRef({ running, vmState });
+  const onVmState = useRef<(() => void) | null>(null);
+  useEffect(() => {
+    vm.current = { running, vmState };
+    onVmState.current?.();
+  }, [running, vmState]);
 
   useEffect(() => {
     if (!enabled) return;
-    if (!running) {
-      setStatus({ kind: 'waiting', message: `The VM is ${vmState}. The console connects when it runs.` });
-      return;
-    }
     let cancelled = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let ws: WebSocket | null = null;
+    let minting = false;
     let detach: (() => void) | undefined;
     let attempt = 0;
     let refused = 0;
 
+    const wait = () => setStatus({ kind: 'waiting', message: `The VM is ${vm.current.vmState}. The console connects when it runs.` });
+
+    onVmState.current = () => {
+      if (cancelled || ws || minting) return; // a socket (or its ticket) on the way: the panel decides
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      if (vm.current.running) {
+        attempt = 0;
+        void connect();
+      } else {
+        wait();
+      }
+    };
+
     const retry = (message: string) => {
+      if (!vm.current.running) return wait();
       const delay = BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)]!;
       const jittered = Math.round(delay * (0.8 + Math.random() * 0.4));
       attempt += 1;
       setStatus({ kind: 'retrying', message, at: Date.now() + jittered });
-      timer = setTimeout(() => void connect(), jittered);
+      timer = setTimeout(() => { timer = undefined; void connect(); }, jittered);
     };
 
     const connect = async () => {
       if (cancelled) return;
+      if (!vm.current.running) return wait();
       setStatus({ kind: 'connecting', attempt });
       let path: string;
+      minting = true;
       try {
         ({ path } = await client.console.ticket.mutate({ vmId, kind }));
       } catch (e) {
+        minting = false;
         if (cancelled) return;
         const code = codeOf(e);
+        if (code === 'TOO_MANY_REQUESTS') {
+          // Too many consoles open, or tickets asked for too fast: say so, and let the user choose when.
+          setStatus({ kind: 'closed', message: messageOf(e), canRetry: true });
+          return;
+        }
         if (code === 'FORBIDDEN' || code === 'NOT_FOUND' || code === 'UNAUTHORIZED' || code === 'BAD_REQUEST') {
           setStatus({ kind: 'closed', message: messageOf(e), canRetry: code === 'FORBIDDEN' || code === 'BAD_REQUEST' });
           stale.current?.();
@@ -112,6 +141,7 @@ export function useConsoleSocket({ vmId, kind, vmState, enabled, onSocket, onSta
         retry(messageOf(e));
         return;
       }
+      minting = false;
       if (cancelled) return;
       const url = new URL(path, window.location.href);
       url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -153,12 +183,13 @@ export function useConsoleSocket({ vmId, kind, vmState, enabled, onSocket, onSta
     void connect();
     return () => {
       cancelled = true;
+      onVmState.current = null;
       if (timer) clearTimeout(timer);
       detach?.();
       if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000);
       ws = null;
     };
-  }, [client, vmId, kind, enabled, running, vmState, generation]);
+  }, [client, vmId, kind, enabled, generation]);
 
   const reconnect = useCallback(() => setGeneration((g) => g + 1), []);
   return { status, reconnect };

@@ -10,7 +10,7 @@ import { HOST_TOKEN_PREFIX } from '../../auth/sessions';
 import { RemoteAgent } from '../../agent/remote';
 import { handleAgentReport } from '../../agent/reports';
 import { applyVmEvent, armDeadline, DEFAULT_GRACE_SECONDS, pendingOf } from '../vmEvents';
-import { placeUnplacedVms } from './vm';
+import { placeUnplacedVms, recoverInterrupted } from './vm';
 import { isActive, isVmState } from '../../domain/vmState';
 import { audit } from '../audit';
 
@@ -53,17 +53,25 @@ export const hostsRouter = router({
       await db.host.update({ where: { id: ctx.host.id }, data: { url: input.url, cpus, memoryMiB, diskGiB, lastSeenAt: new Date() } });
       const known = hosts.list().find((a) => a.hostId === ctx.host.id);
       if (!(known instanceof RemoteAgent) || known.url !== input.url || !hosts.sameKey(ctx.host.id, input.key)) {
-        hosts.register(new RemoteAgent(ctx.host.id, input.url, input.key), input.key);
+        const agent = new RemoteAgent(ctx.host.id, input.url, input.key);
+        hosts.register(agent, input.key);
         const running = new Set(input.running);
         for (const vm of await db.vm.findMany({ where: { hostId: ctx.host.id } })) {
           if (!isVmState(vm.state) || !isActive(vm.state)) continue;
-          if (!running.has(vm.id)) await applyVmEvent(ctx.services, vm.id, 'crashed', { lastError: 'The VM process is gone from its host.' }).catch(() => {});
+          // Gone, and its end was not reported to this panel: a VM being stopped has stopped; any other crashed (audited).
+          if (!running.has(vm.id)) {
+            await handleAgentReport(ctx.services, vm.state === 'stopping' ? { vmId: vm.id, event: 'stopped' } : { vmId: vm.id, event: 'crashed', reason: 'The VM process is gone from its host.' }).catch(() => {});
+          }
           else if (vm.state === 'starting') await applyVmEvent(ctx.services, vm.id, 'started').catch(() => {});
           // A graceful stop under way when the panel restarted: its countdown starts again.
           else if (vm.state === 'stopping' && !pendingOf(ctx.services, vm.id)) armDeadline(ctx.services, vm.id, 'stop', DEFAULT_GRACE_SECONDS);
         }
-        // VMs created while no host existed go to the hosts there are now.
-        void placeUnplacedVms(ctx.services).catch((e) => console.error('placing VMs failed:', e));
+        // Disk work cut short by a restart of either side is settled (in the
+        // background, so the agent's registration does not wait on its own
+        // calls); then VMs created while no host existed go to the hosts there are now.
+        void recoverInterrupted(ctx.services, agent)
+          .then(() => placeUnplacedVms(ctx.services))
+          .catch((e) => console.error('settling VMs failed:', e));
       }
       return { hostId: ctx.host.id };
     }),

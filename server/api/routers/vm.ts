@@ -11,7 +11,7 @@ import { vmRights, type VmAction } from '../../domain/permissions';
 import { loadVm } from '../vmAccess';
 import { chooseHost } from '../../domain/placement';
 import { chargeQuota, TX_OPTIONS } from '../quotaTx';
-import { applyVmEvent, armDeadline, clearPending, DEFAULT_GRACE_SECONDS, forceNow, MAX_GRACE_SECONDS, noteReset, pendingOf } from '../vmEvents';
+import { applyVmEvent, armDeadline, clearPending, clearPendingIf, DEFAULT_GRACE_SECONDS, forceNow, MAX_GRACE_SECONDS, noteReset, pendingOf, SYSTEM } from '../vmEvents';
 import { audit } from '../audit';
 import { NoHostError } from '../../agent/registry';
 import { AgentError, type HostAgent, type VmSpec } from '../../agent/types';
@@ -167,6 +167,9 @@ async function lifecycle(ctx: Context & { principal: Principal }, id: string, ev
             await services.db.vm.updateMany({ where: { id }, data: { hostId: null } });
             throw e;
           });
+          // Stopped (or deleted) while its disk was made: nothing to start.
+          const now = await services.db.vm.findUnique({ where: { id }, select: { state: true } });
+          if (now?.state !== 'starting') return { state: now?.state ?? 'deleted' };
         }
         await agent.start(specOf(vm, image));
       } catch (e) {
@@ -178,8 +181,13 @@ async function lifecycle(ctx: Context & { principal: Principal }, id: string, ev
     const agent = services.hosts.forHost(vm.hostId);
     if (event === 'reboot') {
       if (grace === 'reset') {
-        noteReset(services, id);
-        await agent.reboot(id, { force: true });
+        const note = noteReset(services, id);
+        try {
+          await agent.reboot(id, { force: true });
+        } catch (e) {
+          clearPendingIf(services, id, note); // no reset is coming: later reboots must not wait for it
+          throw e;
+        }
         return { state: t.to };
       }
       if (pendingOf(services, id)) throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'The VM is already rebooting; reset it to force the reboot.' });
@@ -201,19 +209,22 @@ async function lifecycle(ctx: Context & { principal: Principal }, id: string, ev
       return { state: t.to };
     }
     // A graceful stop. A VM still starting has no guest to ask yet: it is stopped at once.
-    const deadline = from === 'starting' ? null : armDeadline(services, id, 'stop', seconds);
-    try {
-      await applyVmEvent(services, id, event, { expected: from });
-    } catch (e) {
-      clearPending(services, id);
-      throw e;
-    }
+    // The deadline is armed only by the request whose state change won: a
+    // concurrent stop that loses must not touch the winner's countdown.
+    const armed: { deadline: Date | null } = { deadline: null };
+    await applyVmEvent(services, id, event, {
+      expected: from,
+      onApplied: () => { if (from !== 'starting') armed.deadline = armDeadline(services, id, 'stop', seconds); },
+    });
+    const deadline = armed.deadline;
     if (!deadline) {
       await agent.stop(id, { force: true });
       return { state: t.to, forced: true, deadline: null };
     }
     try {
-      await agent.stop(id, { force: false });
+      const r = await agent.stop(id, { force: false });
+      // No process was left to ask (its end had not reached the panel): the VM is stopped, no countdown.
+      if (r?.alreadyStopped) return { state: t.to, forced: false, deadline: null };
     } catch (e) {
       if (!(e instanceof AgentError)) throw e;
       await forceNow(services, vm, 'stop', e.message);
@@ -250,10 +261,60 @@ export async function placeUnplacedVms(services: Services): Promise<number> {
       await agent.createDisk(specOf(vm, vm.image));
       await applyVmEvent(services, vm.id, 'created');
     } catch (e) {
-      await applyVmEvent(services, vm.id, 'createFailed', { lastError: failure(e).message }).catch(() => {});
+      await createFailed(services, vm, failure(e).message).catch(() => {});
     }
   }
   return placed;
+}
+
+/** A VM whose disk could not be made: state `error` with why, audited (`vm.create_failed`). */
+async function createFailed(services: Services, vm: { id: string; name: string; ownerId: string }, why: string): Promise<void> {
+  await applyVmEvent(services, vm.id, 'createFailed', { lastError: why });
+  await audit(SYSTEM, services.db, { action: 'vm.create_failed', targetType: 'vm', targetId: vm.id, targetName: vm.name, vmOwnerId: vm.ownerId, outcome: 'error', detail: why });
+}
+
+/**
+ * The end of a delete, once the VM is `deleting`: its process ended (a VM
+ * with none is fine), its disk removed (idempotent), its row deleted (which
+ * releases its quota). Safe to repeat: a failed delete is retried with force.
+ */
+async function finishDelete(services: Services, vm: { id: string; hostId: string | null }, agent: HostAgent | null, wasActive: boolean): Promise<void> {
+  if (agent) {
+    if (wasActive) await agent.stop(vm.id, { force: true });
+    await agent.deleteDisk(vm.id);
+  }
+  const audience = await services.events.audienceOf(services.db, vm.id);
+  await services.db.vm.deleteMany({ where: { id: vm.id } });
+  clearPending(services, vm.id);
+  services.events.emitVm({ vmId: vm.id, audience, state: 'deleted' });
+}
+
+/**
+ * When a host (re)connects, or the panel starts: disk work that was under way
+ * when the panel or the agent went away has nobody waiting for it any more.
+ * `creating` ends as failed ("interrupted", its partial disk removed);
+ * `deleting` is finished. Returns how many VMs it settled.
+ */
+export async function recoverInterrupted(services: Services, agent: HostAgent): Promise<number> {
+  const { db } = services;
+  const vms = await db.vm.findMany({ where: { hostId: agent.hostId, state: { in: ['creating', 'deleting'] } } });
+  let n = 0;
+  for (const vm of vms) {
+    const target = { targetType: 'vm' as const, targetId: vm.id, targetName: vm.name, vmOwnerId: vm.ownerId };
+    try {
+      if (vm.state === 'creating') {
+        await agent.deleteDisk(vm.id); // the half-made disk (disk.img.partial) and its directory
+        await createFailed(services, vm, 'Making the disk was interrupted (the panel or its host agent restarted). Delete this VM and create it again.');
+      } else {
+        await finishDelete(services, vm, agent, true);
+        await audit(SYSTEM, db, { action: 'vm.delete', ...target, outcome: 'ok', detail: 'finished after an interruption' });
+      }
+      n++;
+    } catch (e) {
+      console.error(`vm ${vm.id}: recovering from ${vm.state} failed:`, e);
+    }
+  }
+  return n;
 }
 
 export const vmRouter = router({
@@ -311,9 +372,10 @@ export const vmRouter = router({
     await services.events.vmChanged(services.db, vm.id, [], vm.state);
     if (agent) {
       // Disk preparation can take a while: the state shows progress live.
+      // (If the panel stops meanwhile, recoverInterrupted() ends it as failed at the next start.)
       void agent.createDisk(specOf(vm, image)).then(
         () => applyVmEvent(services, vm.id, 'created'),
-        (e) => applyVmEvent(services, vm.id, 'createFailed', { lastError: failure(e).message }),
+        (e) => createFailed(services, vm, failure(e).message),
       ).catch(() => {});
     }
     return view(services, vm, principal, null);
@@ -367,17 +429,11 @@ export const vmRouter = router({
       if (!isVmState(from)) throw new Error(`unknown state ${from}`);
       const t = transition(from, input.force ? 'forceDelete' : 'delete');
       if (!t.ok) throw new TRPCError({ code: 'PRECONDITION_FAILED', message: t.message });
-      if (vm.hostId) {
-        const agent = services.hosts.forHost(vm.hostId);
-        await applyVmEvent(services, vm.id, input.force ? 'forceDelete' : 'delete', { expected: from });
-        if (from !== 'stopped' && from !== 'crashed' && from !== 'error') await agent.stop(vm.id, { force: true });
-        await agent.deleteDisk(vm.id);
-      }
+      const agent = vm.hostId ? services.hosts.forHost(vm.hostId) : null;
+      // A VM already deleting (an earlier delete failed half-way) is deleted again, with force.
+      if (from !== 'deleting') await applyVmEvent(services, vm.id, input.force ? 'forceDelete' : 'delete', { expected: from });
       // Deleting the row releases its quota: usage is derived from the VMs.
-      const audience = await services.events.audienceOf(services.db, vm.id);
-      await services.db.vm.delete({ where: { id: vm.id } });
-      clearPending(services, vm.id);
-      services.events.emitVm({ vmId: vm.id, audience, state: 'deleted' });
+      await finishDelete(services, vm, agent, from !== 'stopped' && from !== 'crashed' && from !== 'error');
       return { ok: true };
     }),
   ),
@@ -398,9 +454,40 @@ export const vmRouter = router({
    * (state, size, shares, deletion). Clients refetch what they show.
    */
   onChange: authedProcedure.subscription(async function* ({ ctx, signal }) {
-    const me = ctx.principal.user;
-    for await (const change of ctx.services.events.vmChanges(signal!)) {
-      if (me.role === 'admin' || change.audience.includes(me.id)) yield { vmId: change.vmId, ...(change.state ? { state: change.state } : {}) };
+    const { db, events } = ctx.services;
+    const { sessionId, tokenId } = ctx.principal;
+    const me = { ...ctx.principal.user };
+    // Sign-out, disabling and demotion reach an open feed: who listens is read
+    // again on those events, before anything else is sent; gone, the feed ends.
+    const ended = new AbortController();
+    const end = () => ended.abort();
+    signal!.addEventListener('abort', end, { once: true });
+    let check: Promise<void> | null = null;
+    const recheck = () => {
+      check = (async () => {
+        const u = await db.user.findUnique({ where: { id: me.id }, select: { role: true, disabled: true } });
+        const s = sessionId ? await db.session.findUnique({ where: { id: sessionId }, select: { expiresAt: true } }) : null;
+        const t = tokenId ? await db.apiToken.findUnique({ where: { id: tokenId }, select: { revokedAt: true } }) : null;
+        const valid = sessionId ? !!s && s.expiresAt.getTime() > Date.now() : !!t && !t.revokedAt;
+        if (!u || u.disabled || !valid) end();
+        else me.role = u.role as typeof me.role;
+      })().catch(end);
+    };
+    const offs = [
+      events.onSessionsEnded((e) => e.userId === me.id && recheck()),
+      events.onAccessEnded((e) => e.userId === me.id && !e.vmId && recheck()),
+    ];
+    try {
+      for await (const change of events.vmChanges(ended.signal)) {
+        if (check) await check;
+        if (ended.signal.aborted) return;
+        if (me.role === 'admin' || change.audience.includes(me.id)) yield { vmId: change.vmId, ...(change.state ? { state: change.state } : {}) };
+      }
+    } catch (e) {
+      if (!ended.signal.aborted) throw e;
+    } finally {
+      for (const off of offs) off();
+      signal!.removeEventListener('abort', end);
     }
   }),
 

@@ -13,6 +13,7 @@ import { SharesPanel } from '../../../_components/SharesPanel';
 import { formatDateTime, formatMiB, timeAgo } from '../../../_lib/format';
 import { useFallbackPoll } from '../../../_lib/live';
 import { VmMetricsPanel } from '../../../_components/VmMetricsPanel';
+import { VmNotAvailable } from '../../../_components/console/VmNotAvailable';
 import { GraceCountdown } from '../../../_components/GraceCountdown';
 
 export default function VmPage() {
@@ -31,20 +32,7 @@ export default function VmPage() {
   );
 
   if (vm.isPending) return <>{crumbs('…')}<Loading rows={5} /></>;
-  if (vm.isError) {
-    const gone = vm.error.data?.code === 'NOT_FOUND';
-    return (
-      <>
-        {crumbs('Not available')}
-        {gone ? (
-          <Empty title="This VM is not available">
-            <p>It was deleted, or it is no longer shared with you.</p>
-            <Link href="/" className="btn btn-primary">Back to the dashboard</Link>
-          </Empty>
-        ) : <ErrorBox message={vm.error.message} onRetry={() => void vm.refetch()} />}
-      </>
-    );
-  }
+  if (vm.isError) return <>{crumbs('Not available')}<VmNotAvailable error={vm.error} onRetry={() => void vm.refetch()} /></>;
   const v = vm.data;
   const canEdit = v.rights.includes('edit');
   const canShare = v.rights.includes('share');

@@ -8,7 +8,8 @@ import { useDocumentTitle } from '../../../../_lib/title';
 import { useFallbackPoll } from '../../../../_lib/live';
 import { StateBadge, RoleBadge } from '../../../../_components/StateBadge';
 import { VmActions } from '../../../../_components/VmActions';
-import { Empty, ErrorBox, Loading } from '../../../../_components/States';
+import { Empty, Loading } from '../../../../_components/States';
+import { VmNotAvailable } from '../../../../_components/console/VmNotAvailable';
 import { ScreenConsole } from '../../../../_components/console/ScreenConsole';
 import { SerialConsole } from '../../../../_components/console/SerialConsole';
 import '../../../../_components/console/console.css';
@@ -56,20 +57,7 @@ export default function ConsolePage() {
 
   if (vm.isPending) return <>{crumbs('…')}<Loading rows={5} /></>;
   // Once shown, the console stays on screen after access ends (it says why).
-  if (!vm.data) {
-    const gone = vm.error?.data?.code === 'NOT_FOUND';
-    return (
-      <>
-        {crumbs('Not available')}
-        {gone ? (
-          <Empty title="This VM is not available">
-            <p>It was deleted, or it is no longer shared with you.</p>
-            <Link href="/" className="btn btn-primary">Back to the dashboard</Link>
-          </Empty>
-        ) : <ErrorBox message={vm.error?.message ?? 'Unknown error'} onRetry={() => void vm.refetch()} />}
-      </>
-    );
-  }
+  if (!vm.data) return <>{crumbs('Not available')}<VmNotAvailable error={vm.error} onRetry={() => void vm.refetch()} /></>;
   const v = vm.data;
   const lost = vm.isError && vm.error.data?.code === 'NOT_FOUND';
   const canConsole = v.rights.includes('console') && !lost;
