@@ -9,7 +9,8 @@
 //      and the user's right to the VM all hold (401: ticket or session
 //      missing, invalid, expired, used or not this user's; 403: foreign or
 //      missing Origin, or no console right on a VM the user can see; 404: no
-//      such VM for this user; 409: the VM is not running; 502: its console
+//      such VM for this user; 409: the VM is not running; 429: too many
+//      consoles of this user or this VM; 502: its console
 //      socket did not answer). A refused upgrade is a WebSocket closed with
 //      1006 to a browser: mint a new ticket before retrying.
 //   3. Frames are raw bytes both ways: RFB for 'vnc', the serial port's bytes
