@@ -29,7 +29,20 @@
 //      CPU per keystroke (total over the samples / samples);
 //  (c) the round trip from that key event to the glyph's rectangle arriving
 //      (median and p90 of --samples, keys back to back), and the same with
-//      --gap-ms of idle time before each key (a typing pace).
+//      --gap-ms of idle time before each key (a typing pace);
+//  (d) scrolling the full text screen: --scroll-cmds `echo` commands typed on
+//      the serial line one at a time (each waited for on serial, then
+//      --scroll-gap-ms of pause, a person's pace), two text rows each, while
+//      the client keeps one incremental request outstanding as noVNC does
+//      (a new one as soon as an update has arrived): bytes and server CPU
+//      from the first command until the screen has been quiet for 300 ms.
+//      Our server sends the scroll as CopyRect; QEMU's does not detect
+//      scrolling (it only sends CopyRect for a display's own blits, which
+//      this VGA does not make), although both clients offer CopyRect. The
+//      vCPU threads (the guest echoing and moving its framebuffer) are
+//      reported apart from the server's own CPU. At the end the client's
+//      decoded picture is compared with a fresh Raw full screen from the
+//      same server, and ours with QEMU's.
 //
 // Bytes: "RFB" = WebSocket payload; "wire" = TCP bytes the client socket
 // read (WebSocket framing included). Server CPU = VM/QEMU process + bridge/
@@ -58,6 +71,8 @@ function arg(name: string, def: number): number {
 const SAMPLES = arg('samples', 200);
 const SCREENS = arg('screens', 15);
 const GAP_MS = arg('gap-ms', 100);
+const SCROLL_CMDS = arg('scroll-cmds', 30);
+const SCROLL_GAP_MS = arg('scroll-gap-ms', 200);
 
 const progress = (m: string) => process.stderr.write(`bench console: ${m}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -160,8 +175,11 @@ function tree(pid: number): number[] {
   return out;
 }
 
-/** Run time of every thread of these processes, ns. */
-function cpuNs(pids: number[]): number {
+/** vCPU threads: ours are named vcpuN, QEMU's "CPU N/KVM". */
+const VCPU_THREAD = /^(vcpu\d+|CPU \d+\/KVM)$/;
+
+/** Run time of every thread of these processes (only the vCPU threads with `vcpuOnly`), ns. */
+function cpuNs(pids: number[], vcpuOnly = false): number {
   let ns = 0;
   for (const p of pids) {
     let tids: string[] = [];
@@ -172,6 +190,7 @@ function cpuNs(pids: number[]): number {
     }
     for (const t of tids) {
       try {
+        if (vcpuOnly && !VCPU_THREAD.test(readFileSync(`/proc/${p}/task/${t}/comm`, 'utf8').trim())) continue;
         ns += Number(readFileSync(`/proc/${p}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
       } catch {
         // thread ended
@@ -190,13 +209,13 @@ interface Stack {
   url: string;
   serial: SerialLog;
   type: (s: string) => void;
-  /** CPU of the VM process and of the bridge (tree), ns. */
-  cpu(): { vm: number; bridge: number };
+  /** CPU of the VM process (all threads, and its vCPU threads alone) and of the bridge (tree), ns. */
+  cpu(): { vm: number; vcpu: number; bridge: number };
 }
 
-function snapshotCpu(vmPid: number, bridgePid: number): () => { vm: number; bridge: number } {
+function snapshotCpu(vmPid: number, bridgePid: number): () => { vm: number; vcpu: number; bridge: number } {
   // The bridge's process tree is walked at every snapshot: websockify's per-connection child counts once it exists.
-  return () => ({ vm: cpuNs([vmPid]), bridge: cpuNs(tree(bridgePid)) });
+  return () => ({ vm: cpuNs([vmPid]), vcpu: cpuNs([vmPid], true), bridge: cpuNs(tree(bridgePid)) });
 }
 
 async function serialClient(path: string): Promise<{ log: SerialLog; type: (s: string) => void }> {
@@ -231,7 +250,8 @@ async function startQemu(): Promise<Stack> {
   const vnc = join(tmp, 'qemu.vnc');
   const ser = join(tmp, 'qemu.serial');
   const vm = start('qemu-system-x86_64', [
-    '-M', 'microvm', '-enable-kvm', '-cpu', 'host,-arch-capabilities', '-m', String(MEM_MIB), '-smp', '1',
+    // debug-threads: named threads ("CPU 0/KVM"), so (d) can tell the vCPU's time apart.
+    '-name', 'bench,debug-threads=on', '-M', 'microvm', '-enable-kvm', '-cpu', 'host,-arch-capabilities', '-m', String(MEM_MIB), '-smp', '1',
     '-nodefaults', '-no-user-config', '-display', 'none', '-device', 'isa-vga', '-device', 'i8042',
     '-vnc', `unix:${vnc}`, '-serial', `unix:${ser},server=on,wait=on`, '-kernel', guest,
   ]);
@@ -284,6 +304,16 @@ interface Result {
   /** Decoded pictures (null when the encoding is not decoded by the client): first screen, after all keys. */
   fbFirst: Uint32Array | null;
   fbAfterKeys: Uint32Array | null;
+  scrollRfb: number;
+  scrollWire: number;
+  scrollUpdates: number;
+  scrollCopyRects: number;
+  scrollCpuVm: number;
+  scrollCpuVcpu: number;
+  scrollCpuBridge: number;
+  /** The following client's picture after scrolling, and how it compares with a fresh Raw full screen. */
+  fbAfterScroll: Uint32Array | null;
+  scrollVsRaw: string;
 }
 
 async function open(s: Stack, encs: readonly number[], res?: Result): Promise<RfbClient> {
@@ -318,6 +348,8 @@ async function measure(s: Stack, encs: readonly number[]): Promise<Result> {
   const res: Result = {
     encodings: new Map(), ws: '', fullRfb: [], fullWire: [], fullFrames: [], connectCpuVm: [], connectCpuBridge: [], fullCpuVm: [], fullCpuBridge: [],
     charRfb: [], charWire: [], charCpuVm: 0, charCpuBridge: 0, rtt: [], rttPaced: [], extKeys: false, fbFirst: null, fbAfterKeys: null,
+    scrollRfb: 0, scrollWire: 0, scrollUpdates: 0, scrollCopyRects: 0, scrollCpuVm: 0, scrollCpuVcpu: 0, scrollCpuBridge: 0,
+    fbAfterScroll: null, scrollVsRaw: 'not measured',
   };
   // (a), after one unmeasured connection (a panel's bridge is a long-running, warmed-up process)
   for (let i = 0; i < 3; i++) {
@@ -353,9 +385,14 @@ async function measure(s: Stack, encs: readonly number[]): Promise<Result> {
     const t0 = performance.now();
     c.request(true);
     c.press(sym, scan);
+    const got: Rect[] = [];
     for (;;) {
       const rects = await c.updateWithin(5000);
-      if (!rects) throw new Error(`${s.name}: no glyph update for key ${i}; serial: ${s.serial.text.slice(-120)}`);
+      if (!rects) {
+        const seen = got.map((r) => `${r.w}x${r.h}+${r.x}+${r.y} ${ENCODING_NAMES[r.enc] ?? r.enc}`).join(', ') || 'none';
+        throw new Error(`${s.name}: no glyph update for key ${i} (rectangles since the key: ${seen}); serial: ${JSON.stringify(s.serial.text.slice(-120))}`);
+      }
+      got.push(...rects);
       // The glyph's cell (8x16; QEMU sends 16-pixel-wide blocks), not a cursor-only (2-row) change.
       const glyph = rects.find((r) => !isPseudo(r) && r.h >= 7 && r.h <= 32 && r.w <= 64);
       if (glyph) return { ms: glyph.at - t0, rfb: c.bytes - b0, wire: c.wireRead - w0 };
@@ -381,10 +418,64 @@ async function measure(s: Stack, encs: readonly number[]): Promise<Result> {
   c.request(true);
   while (await c.updateWithin(300)) c.request(true);
   if (c.fbExact) res.fbAfterKeys = c.fb.slice();
+  await scroll(s, c, res);
   c.close();
   for (const [k, v] of c.seen) res.encodings.set(k, (res.encodings.get(k) ?? 0) + v);
   return res;
 }
+
+/** (d) on the connection `c` (up to date, no request outstanding). */
+async function scroll(s: Stack, c: RfbClient, res: Result): Promise<void> {
+  await sleep(300);
+  const b0 = c.bytes, w0 = c.wireRead, cpu0 = s.cpu();
+  const copyRects0 = c.seen.get(ENC.copyRect) ?? 0;
+  let typing = true;
+  // noVNC: one incremental request outstanding, the next one sent when an update has arrived.
+  const follow = async () => {
+    c.request(true);
+    for (;;) {
+      const rects = await c.updateWithin(300);
+      if (rects) {
+        res.scrollUpdates++;
+        c.request(true);
+      } else if (!typing) return; // quiet for 300 ms after the last command (a request stays outstanding)
+    }
+  };
+  const following = follow();
+  for (let i = 0; i < SCROLL_CMDS; i++) {
+    const at = s.serial.text.length;
+    s.type(`echo scroll line ${i}\n`);
+    await s.serial.wait(new RegExp(`\\nscroll line ${i}\\r?\\n`), 30_000, at);
+    await sleep(SCROLL_GAP_MS);
+  }
+  typing = false;
+  await following;
+  const cpu1 = s.cpu();
+  res.scrollRfb = c.bytes - b0;
+  res.scrollWire = c.wireRead - w0;
+  res.scrollCopyRects = (c.seen.get(ENC.copyRect) ?? 0) - copyRects0;
+  res.scrollCpuVm = cpu1.vm - cpu0.vm;
+  res.scrollCpuVcpu = cpu1.vcpu - cpu0.vcpu;
+  res.scrollCpuBridge = cpu1.bridge - cpu0.bridge;
+  if (!c.fbExact) {
+    res.scrollVsRaw = 'not decoded';
+    return;
+  }
+  res.fbAfterScroll = c.fb.slice();
+  // What the server holds now, from scratch: a second connection asking for Raw only.
+  const raw = await open(s, [ENC.raw]);
+  await fullScreen(raw);
+  res.scrollVsRaw = differ(res.fbAfterScroll, raw.fb);
+  raw.close();
+}
+
+const differ = (a: Uint32Array | null, b: Uint32Array | null) => {
+  if (!a || !b) return 'not decoded';
+  if (a.length !== b.length) return 'different sizes';
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) n++;
+  return n ? `${n} pixels differ` : 'identical';
+};
 
 // ---- statistics ----
 
@@ -446,6 +537,20 @@ const rows: Row[] = [
       [`(c) ${GAP_MS} ms between keys, p90`, (r) => quantile(r.rttPaced, 0.9), ms],
     ] as Row[])
     : []),
+  ...(SCROLL_CMDS > 0
+    ? ([
+      [`(d) scroll ${2 * SCROLL_CMDS} text rows: RFB bytes`, (r) => r.scrollRfb, kib],
+      [`(d) scroll ${2 * SCROLL_CMDS} text rows: wire bytes`, (r) => r.scrollWire, kib],
+      ['(d) scroll: wire bytes per text row', (r) => r.scrollWire / (2 * SCROLL_CMDS), kib],
+      ['(d) scroll: updates', (r) => r.scrollUpdates, (v) => String(v)],
+      ['(d) scroll: CopyRect rectangles', (r) => r.scrollCopyRects, (v) => String(v)],
+      ['(d) scroll: CPU VM process without vCPUs', (r) => r.scrollCpuVm - r.scrollCpuVcpu, cpuMs],
+      ['(d) scroll: CPU bridge', (r) => r.scrollCpuBridge, cpuMs],
+      ['(d) scroll: CPU server (VM w/o vCPUs + bridge)', (r) => r.scrollCpuVm - r.scrollCpuVcpu + r.scrollCpuBridge, cpuMs],
+      ['(d) scroll: CPU vCPU threads (guest)', (r) => r.scrollCpuVcpu, cpuMs],
+      ['(d) scroll: CPU total incl. guest', (r) => r.scrollCpuVm + r.scrollCpuBridge, cpuMs],
+    ] as Row[])
+    : []),
 ];
 const labels = runs.map((r) => r.label);
 const ours = results.get('ours')!;
@@ -462,7 +567,9 @@ const encName = (r: Result) =>
   [...r.encodings].filter(([e]) => e >= 0 || e === ENC.tightPng).map(([e, n]) => `${ENCODING_NAMES[e] ?? e} (${n} rects)`).join(', ');
 const out: string[] = [];
 out.push(`Console (VNC over WebSocket) benchmark: guest ${guest}, ${MEM_MIB} MiB, 1 vCPU, 1024x768 text screen,`);
-out.push(`  ${SCREENS} full screens, ${SAMPLES} keys; client = noVNC's pixel format and encodings (ZRLE moved first)`);
+out.push(`  ${SCREENS} full screens, ${SAMPLES} keys, ${SCROLL_CMDS} scroll commands ${SCROLL_GAP_MS} ms apart; client = noVNC's pixel format and encodings (ZRLE moved first)`);
+const encList = (encs: readonly number[]) => encs.filter((e) => ENCODING_NAMES[e] !== undefined).map((e) => ENCODING_NAMES[e]).join(' ');
+for (const r of runs) out.push(`  ${r.label} requests: ${encList(r.encs)} (+ pseudo-encodings)`);
 for (const l of labels) {
   const r = results.get(l)!;
   out.push(`  ${l}: encoding ${encName(r)}; WebSocket ${r.ws}; key events ${r.extKeys ? 'QEMU extended' : 'plain'}`);
@@ -470,15 +577,12 @@ for (const l of labels) {
 for (const r of table) out.push(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
 
 const ok = (b: boolean) => (b ? 'PASS' : 'FAIL');
-const differ = (a: Uint32Array | null, b: Uint32Array | null) => {
-  if (!a || !b) return 'not decoded';
-  if (a.length !== b.length) return 'different sizes';
-  let n = 0;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) n++;
-  return n ? `${n} pixels differ` : 'identical';
-};
 const textPixels = ours.fbFirst ? ours.fbFirst.reduce((n, p) => n + (p === 0xaaaaaa ? 1 : 0), 0) : 0;
 out.push(`  decoded ZRLE pictures, ours vs qemu: first screen (${textPixels} text pixels) ${differ(ours.fbFirst, qemu.fbFirst)}; after ${GAP_MS > 0 ? 2 * SAMPLES : SAMPLES} keys ${differ(ours.fbAfterKeys, qemu.fbAfterKeys)}`);
+if (SCROLL_CMDS > 0) {
+  const scrolled = labels.map((l) => `${l} ${results.get(l)!.scrollVsRaw}`).join('; ');
+  out.push(`  (d) after scrolling, the following client's picture vs a fresh Raw full screen: ${scrolled}; ours vs qemu: ${differ(ours.fbAfterScroll, qemu.fbAfterScroll)}`);
+}
 // The issue's figures: bytes and server CPU (VM process + bridge) of (a) and (b), and (c).
 const TARGET_ROWS = new Set([
   'new connection: WS upgrade + RFB handshake CPU', '(a) full screen: wire bytes', '(a) full screen: CPU total',

@@ -152,6 +152,9 @@ public:
         uint32_t max = r32(reg::kQueueNumMax);
         if (max == 0) return false;
         if (size > max) size = static_cast<uint16_t>(max);
+        // A fresh ring, as a driver re-creates its vring after a reset: indices
+        // carried over from before would claim more buffers than the ring holds.
+        q = DriverQueue{};
         q.ram = &ram_;
         q.size = size;
         q.desc = base;

@@ -88,6 +88,8 @@ export interface CliRun {
   stderr: () => string;
   exit: Promise<number | null>;
   send: (s: string) => void;
+  /** Signals the wrapper and the VM process (its own process group): SIGKILL of the wrapper alone would orphan the VM. */
+  kill: (sig?: NodeJS.Signals) => void;
 }
 
 /** `npm run vm -- ARGS` (as `node scripts/vm.mjs ARGS`: the native runner) with serial on stdio (piped). */
@@ -95,6 +97,7 @@ export function runCli(args: string[]): CliRun {
   const child = spawn(process.execPath, [join(ROOT, 'scripts', 'vm.mjs'), ...args], {
     cwd: ROOT,
     stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true, // a process group of its own, so kill() reaches the runner too
   });
   const serial = new SerialLog();
   let err = '';
@@ -102,7 +105,14 @@ export function runCli(args: string[]): CliRun {
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   child.stdin!.on('error', () => {}); // the VM may be gone before its input is written
   const exit = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-  return { child, serial, stderr: () => err, exit, send: (s) => child.stdin!.write(s) };
+  const kill = (sig: NodeJS.Signals = 'SIGKILL') => {
+    try {
+      process.kill(-child.pid!, sig);
+    } catch {
+      /* already gone */
+    }
+  };
+  return { child, serial, stderr: () => err, exit, send: (s) => child.stdin!.write(s), kill };
 }
 
 /** One request on a VM process's JSON-lines control socket; resolves with the reply. */

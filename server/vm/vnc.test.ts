@@ -67,7 +67,7 @@ describe.skipIf(!canRun)("VNC server of the VM process", () => {
       r.send("poweroff\n");
       expect(await r.exit).toBe(0);
     } finally {
-      r.child.kill("SIGKILL");
+      r.kill();
     }
   }, 90_000);
 
@@ -121,7 +121,7 @@ describe.skipIf(!canRun)("VNC server of the VM process", () => {
       copy.close();
       raw.close();
     } finally {
-      r.child.kill("SIGKILL");
+      r.kill();
     }
   }, 90_000);
 });

@@ -43,7 +43,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(() => {
-  for (const r of running) r.child.kill('SIGKILL');
+  for (const r of running) r.kill();
   rmSync(dataDir, { recursive: true, force: true });
 });
 

@@ -43,7 +43,7 @@ beforeAll(() => {
 }, 300_000);
 
 afterAll(() => {
-  for (const r of running) r.child.kill("SIGKILL");
+  for (const r of running) r.kill();
 });
 
 function vm(args: string[]): CliRun {

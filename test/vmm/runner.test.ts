@@ -33,7 +33,7 @@ beforeAll(() => {
 }, 600_000);
 
 afterEach(() => {
-  for (const r of running) r.child.kill('SIGKILL');
+  for (const r of running) r.kill();
   running.clear();
 });
 

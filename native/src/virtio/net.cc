@@ -84,6 +84,9 @@ void NetDevice::stop() {
     stopping_.store(true);
     kick_rx_thread();
     if (rx_thread_.joinable()) rx_thread_.join();
+    // Under the device mutex: a TX notify or RX kick from a vCPU still running
+    // must see -1, never a closed fd number the process may already reuse.
+    std::lock_guard<std::mutex> g(mutex());
     if (fd_ >= 0) ::close(fd_);
     if (event_fd_ >= 0) ::close(event_fd_);
     fd_ = event_fd_ = -1;
@@ -185,9 +188,10 @@ bool NetDevice::rx_pump() {
         // Without MRG_RXBUF num_buffers must be 1; the TAP leaves those bytes alone.
         uint16_t one = 1;
         c->write(10, &one, sizeof one);
-        q.add_used(c->head, static_cast<uint32_t>(n));
+        // Counted before the used-ring release: whoever sees the buffer sees the count.
         rx_frames_.fetch_add(1, std::memory_order_relaxed);
         rx_bytes_.fetch_add(n - kNetHdrLen, std::memory_order_relaxed);
+        q.add_used(c->head, static_cast<uint32_t>(n));
     }
     transport_->signal_used(kNetRxQueue);
     return want_backend;
