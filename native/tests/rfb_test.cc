@@ -522,6 +522,97 @@ TEST(rfb_listens_on_a_private_unix_socket) {
     CHECK(!server.listen_unix(std::string(200, 'x'), &err));
 }
 
+// ---- stop(): the last picture ----
+
+// The guest draws and exits at once (its last console line, then poweroff):
+// the viewer must still get that picture before the connection closes.
+TEST(rfb_stop_sends_the_last_picture) {
+    Rig rig(640, 480);
+    auto c = rig.connect();
+    CHECK(c->handshake(8));
+    c->set_encodings({kEncZrle});
+    c->request(false);
+    std::vector<RectInfo> rects;
+    CHECK(c->read_update(rects));
+    c->request(true);
+    std::this_thread::sleep_for(std::chrono::milliseconds(40));  // the collector idles, request pending
+    rig.disp.fill(8, 400, 300, 16, white);
+    auto t0 = std::chrono::steady_clock::now();
+    rig.server.stop();
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    CHECK(ms < 100 + 50);
+    // Every update up to the close: the last one holds the final picture.
+    int updates = 0;
+    while (c->read_update(rects, 2000)) {
+        ++updates;
+        c->request(true);
+    }
+    CHECK(c->error == "closed");
+    CHECK(updates >= 1);
+    CHECK(matches(*c, rig.disp));
+}
+
+// A client whose request is still on its way when the server stops (it was
+// reading the previous update) gets the last changes too; input that arrives
+// meanwhile no longer reaches the machine.
+TEST(rfb_stop_waits_for_a_request_in_flight) {
+    Rig rig(640, 480);
+    auto c = rig.connect();
+    CHECK(c->handshake(8));
+    c->request(false);
+    std::vector<RectInfo> rects;
+    CHECK(c->read_update(rects));
+    rig.disp.fill(0, 0, 640, 32, red);
+    rig.server.wake();
+    c->request(true);
+    CHECK(c->read_update(rects));  // no request outstanding now
+    rig.disp.fill(0, 100, 640, 32, white);
+    std::thread stopper([&] { rig.server.stop(2'000'000'000); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    c->key(0x61, true);
+    c->request(true);
+    int updates = 0;
+    while (c->read_update(rects, 3000)) {
+        ++updates;
+        c->request(true);
+    }
+    stopper.join();
+    CHECK(c->error == "closed");
+    CHECK(updates >= 1);
+    CHECK(matches(*c, rig.disp));
+    std::lock_guard<std::mutex> g(rig.disp.mu);
+    CHECK(rig.disp.keys.empty());
+}
+
+// A client that reads nothing costs stop() its bound, no more, and does not
+// keep the others from their last update.
+TEST(rfb_stop_is_bounded_by_a_stalled_client) {
+    Rig rig(1024, 768);
+    auto stalled = rig.connect();
+    CHECK(stalled->handshake(8));
+    int small = 4096;
+    setsockopt(stalled->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    stalled->request(false);  // Raw: 3 MiB it never reads
+    stalled->request(true);
+    auto good = rig.connect();
+    CHECK(good->handshake(8));
+    good->set_encodings({kEncZrle});
+    good->request(false);
+    std::vector<RectInfo> rects;
+    CHECK(good->read_update(rects));
+    good->request(true);
+    rig.disp.fill(0, 700, 1024, 40, red);
+    auto t0 = std::chrono::steady_clock::now();
+    rig.server.stop();
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    CHECK(ms >= 90);   // it waited for the stalled one...
+    CHECK(ms < 400);   // ...within the bound (plus scheduling on a loaded machine)
+    while (good->read_update(rects, 2000)) good->request(true);
+    CHECK(good->error == "closed");
+    CHECK(matches(*good, rig.disp));
+    CHECK(stalled->closed_within(2000));
+}
+
 // ---- CopyRect: scroll detection ----
 
 namespace {

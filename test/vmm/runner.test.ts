@@ -1,7 +1,8 @@
 // The VM process end to end: `npm run vm -- ...` (scripts/vm.mjs, which runs
 // the native runner native/build/kvmvmm-runner, the program the host agent
 // starts too) booting the project's test guest (native/guest) on /dev/kvm.
-// Serial on stdio or a unix socket, the control socket, exit codes
+// Serial on stdio or a unix socket (at most 32 clients), the control socket,
+// the last VNC picture before exit, exit codes
 // (server/vm/config.ts EXIT_CODES), disks, TAP networking, bad input.
 // The framebuffer through VNC: server/vm/vnc.test.ts; the addon: addon.test.ts.
 import { spawn, spawnSync } from 'node:child_process';
@@ -22,6 +23,7 @@ import {
   waitForControl,
   type CliRun,
 } from '../../server/vm/testing';
+import { ENC, RfbClient } from '../support/rfbClient';
 
 const canRun = kvmUsable();
 let guest = '';
@@ -64,6 +66,17 @@ function emptyDisk(name: string): string {
 const QNUM: Record<string, number> = {
   e: 0x12, c: 0x2e, h: 0x23, o: 0x18, k: 0x25, b: 0x30, d: 0x20, ' ': 0x39, '\n': 0x1c,
 };
+
+/** What the test guest prints on the power button, just before it powers off (native/guest/power.c). */
+const LAST_LINE = 'power button: shutting down';
+
+/** The lit pixels of `n` text cells (8x16, native/guest/fb.c) from column `col` of text row `row`. */
+function cellsKey(c: RfbClient, row: number, col: number, n: number): string {
+  let k = '';
+  for (let y = row * 16; y < row * 16 + 16; y++)
+    for (let x = col * 8; x < (col + n) * 8; x++) k += c.fb[y * c.width + x] ? '1' : '0';
+  return k;
+}
 
 describe('exit codes (server/vm/config.ts, what the agent reads)', () => {
   it('are distinct per reason; 0 is poweroff, 2 bad input', () => {
@@ -266,6 +279,99 @@ describe.skipIf(!canRun)('npm run vm (native runner)', () => {
     const h = vm(['--help']);
     expect(await h.exit).toBe(0);
     expect(h.serial.text).toMatch(/^usage: npm run vm -- --kernel FILE/);
+  }, 60_000);
+
+  it('VNC: the last picture before the VM exits reaches the viewer (the power button line)', async () => {
+    const ctl = join(tmp, 'last.ctl');
+    const vnc = join(tmp, 'last.vnc');
+    const r = vm([...base(), '--control', `unix:${ctl}`, '--vnc', `unix:${vnc}`]);
+    await r.serial.wait(/guest ready/);
+    // The same words as the guest's last line, printed by `echo` first: a
+    // reference rendering in the same font (the prompt follows once it is drawn).
+    const at = r.serial.text.length;
+    r.send(`echo ${LAST_LINE}\n`);
+    await r.serial.wait(new RegExp(`\\n${LAST_LINE}\\r?\\n> `), 10_000, at);
+    const c = await RfbClient.unix(vnc);
+    await c.handshake();
+    c.setEncodings([ENC.raw, ENC.desktopSize]);
+    c.request(false);
+    await c.update();
+    const n = LAST_LINE.length;
+    let ref = '';
+    for (let y = 1; y < c.height / 16 && !ref; y++) {
+      const k = cellsKey(c, y, 0, n); // `echo`'s output row, under the "> echo ..." row
+      if (k.includes('1') && k === cellsKey(c, y - 1, '> echo '.length, n)) ref = k;
+    }
+    expect(ref, 'the echoed line on the screen').not.toBe('');
+    const shown = () => Array.from({ length: c.height / 16 }, (_, y) => cellsKey(c, y, 2, n)).includes(ref);
+    expect(shown()).toBe(false); // not yet after a prompt
+    // A viewer that keeps asking, as noVNC does, until the connection closes.
+    let updates = 0;
+    const viewer = (async () => {
+      for (;;) {
+        c.request(true);
+        try {
+          await c.update();
+        } catch {
+          return;
+        }
+        updates++;
+      }
+    })();
+    expect(await controlRequest(ctl, { cmd: 'powerbutton' })).toEqual({ ok: true });
+    expect(await r.exit).toBe(EXIT_CODES.poweroff);
+    await viewer;
+    expect(r.serial.text).toMatch(/> power button: shutting down\r?\n/);
+    expect(updates).toBeGreaterThan(0);
+    expect(shown(), '"> power button: shutting down" in the last picture').toBe(true);
+  }, 60_000);
+
+  it('serial on a unix socket: at most 32 clients; one more is told so and closed', async () => {
+    const sock = join(tmp, 'cap.sock');
+    const ctl = join(tmp, 'cap.ctl');
+    const r = vm([...base(), '--serial', `unix:${sock}`, '--control', `unix:${ctl}`]);
+    await waitForControl(ctl);
+    // One connection at a time: beyond the listen backlog a unix connect fails (EAGAIN).
+    const attach = async () => {
+      for (let i = 0; ; i++) {
+        const log = new SerialLog();
+        const s = connect(sock);
+        s.on('data', (d) => log.push(d));
+        s.on('error', () => {}); // a reset shows as 'close'
+        const closed = new Promise<'closed'>((res) => s.on('close', () => res('closed')));
+        if (await new Promise<boolean>((res) => (s.once('connect', () => res(true)), s.once('error', () => res(false))))) {
+          return { s, log, closed };
+        }
+        expect(i).toBeLessThan(50);
+        await new Promise((res) => setTimeout(res, 20));
+      }
+    };
+    const clients = [];
+    for (let i = 0; i < 32; i++) clients.push(await attach());
+    await Promise.all(clients.map((c) => c.log.wait(/guest ready/)));
+    const extra = await attach();
+    await extra.closed;
+    expect(extra.log.text).toBe('too many serial clients\n');
+    // A place frees when a client leaves (once the runner has seen it go).
+    clients.shift()!.s.destroy();
+    for (let i = 0; ; i++) {
+      const c = await attach();
+      const ready = c.log.wait(/guest ready/).then(() => 'ready' as const, () => 'timeout' as const);
+      const got = await Promise.race([c.closed, ready]);
+      if (got === 'ready') {
+        clients.push(c);
+        break;
+      }
+      expect(c.log.text).toBe('too many serial clients\n');
+      expect(i).toBeLessThan(100);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    const at = clients.map((c) => c.log.text.length);
+    clients[0]!.s.write('echo cap-ok\n');
+    await Promise.all(clients.map((c, i) => c.log.wait(/\ncap-ok\r?\n/, 10_000, at[i])));
+    expect(await controlRequest(ctl, { cmd: 'stop' })).toEqual({ ok: true });
+    expect(await r.exit).toBe(EXIT_CODES.stopped);
+    for (const c of clients) c.s.destroy();
   }, 60_000);
 });
 

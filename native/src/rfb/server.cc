@@ -1,6 +1,7 @@
 #include "rfb/server.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -29,11 +30,13 @@ uint64_t thread_cpu_ns() {
 }  // namespace
 
 void Server::InputProxy::key_event(uint16_t qnum, bool down) {
+    if (s->final_) return;  // the machine is going away
     s->last_input_ = s->now_ns();
     s->display_.key_event(qnum, down);
 }
 
 void Server::InputProxy::pointer_event(int32_t x, int32_t y, uint32_t buttons, int32_t wheel) {
+    if (s->final_) return;
     s->last_input_ = s->now_ns();
     s->display_.pointer_event(x, y, buttons, wheel);
 }
@@ -108,11 +111,15 @@ void Server::start() {
     });
 }
 
-void Server::stop() {
+void Server::stop(uint64_t final_ns) {
     stopping_ = true;
     uint64_t one = 1;
     if (::write(event_fd_, &one, sizeof one) < 0) { /* counter full: already signalled */ }
-    if (thread_.joinable()) thread_.join();
+    if (thread_.joinable()) {
+        thread_.join();
+        // The thread's state is ours now (clients_, col_): same single owner.
+        if (final_ns) final_update(final_ns);
+    }
     for (auto& [fd, c] : clients_) ::close(fd);
     clients_.clear();
     if (!path_.empty()) {
@@ -400,6 +407,41 @@ void Server::arm() {
     its.it_value.tv_nsec = long(at % 1'000'000'000ull);
     timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &its, nullptr);
     armed_at_ = at;
+}
+
+// Without this a viewer never sees what the guest drew just before it
+// exited (its last console line): the collector ticks every 12-33 ms, the
+// exit comes at once. Runs on stop()'s thread after the join, with a poll()
+// loop of its own over the clients that still need something.
+void Server::final_update(uint64_t budget_ns) {
+    if (clients_.empty()) return;
+    final_ = true;
+    const uint64_t deadline = now_ns() + budget_ns;
+    collect();
+    std::vector<pollfd> pf;
+    for (;;) {
+        service();
+        // Still owed: bytes not yet written, or changes the client has not
+        // asked for yet (its next request is usually in flight).
+        pf.clear();
+        for (auto& [fd, c] : clients_) {
+            bool unsent = c.sent < c.session->out().size();
+            if (unsent || c.session->has_pending()) pf.push_back({fd, short(POLLIN | (unsent ? POLLOUT : 0)), 0});
+        }
+        uint64_t now = now_ns();
+        if (pf.empty() || now >= deadline) break;
+        int ms = int((deadline - now + 999'999) / 1'000'000);
+        int n = ::poll(pf.data(), nfds_t(pf.size()), ms);
+        if (n < 0 && errno != EINTR) break;
+        for (const pollfd& p : pf) {
+            auto it = clients_.find(p.fd);
+            if (it == clients_.end() || !p.revents) continue;
+            if ((p.revents & POLLOUT) && !flush(it->second)) continue;
+            if (p.revents & (POLLIN | POLLHUP | POLLERR)) client_readable(it->second);
+        }
+    }
+    std::lock_guard<std::mutex> g(mu_);
+    stats_.clients = clients_.size();
 }
 
 }  // namespace vmm::rfb

@@ -14,6 +14,12 @@
 // sent. A client gets its next update only after the previous one has been
 // written out (a stalled client costs at most one frame of memory).
 //
+// Stopping (the VM exited, or the owner shuts the server down) first gives
+// the viewers the last picture: one more collection (the guest's memory is
+// still mapped), then the pending update to every client that asks for one,
+// within kFinalUpdateNs in all; input is ignored meanwhile, and a stalled
+// client only costs that bound.
+//
 //   rfb::Server s(display, "vm name");
 //   s.listen_unix("/run/vm.vnc", &err);   // or add_client(fd)
 //   s.start();  ...  s.stop();            // the destructor stops too
@@ -66,6 +72,7 @@ public:
     static constexpr uint64_t kIdleIntervalNs = 33'000'000;  // nothing changed for kIdleAfterNs
     static constexpr uint64_t kIdleAfterNs = 1'000'000'000;
     static constexpr size_t kMaxClients = 32;
+    static constexpr uint64_t kFinalUpdateNs = 100'000'000;  // stop(): time for the last update
 
     using Log = std::function<void(const std::string&)>;
 
@@ -77,7 +84,10 @@ public:
     // Before start(): listen on a unix socket (an old socket file is replaced; mode 0600).
     bool listen_unix(const std::string& path, std::string* err);
     void start();
-    void stop();  // closes every client and the socket; joins
+    // Joins the server thread, sends the last update (at most final_ns, 0:
+    // none, see above), then closes every client and the socket. The display
+    // must still be readable. The destructor calls stop().
+    void stop(uint64_t final_ns = kFinalUpdateNs);
     // Adopts a connected socket (e.g. one end of a socketpair). Any thread.
     void add_client(int fd);
     // Ask for a collection soon (e.g. the guest changed mode). Any thread.
@@ -114,6 +124,7 @@ private:
     void collect();
     void service();  // updates for clients that can take one
     void arm();      // timer for the next collection if anyone waits
+    void final_update(uint64_t budget_ns);  // after the thread has gone
     uint64_t now_ns() const;
 
     Display& display_;
@@ -123,6 +134,7 @@ private:
     std::string path_;
     std::thread thread_;
     std::atomic<bool> stopping_{false}, wake_{false};
+    bool final_ = false;  // in final_update(): client input is dropped
     InputProxy proxy_{this};
 
     mutable std::mutex mu_;  // adds_, stats_, cut_text_

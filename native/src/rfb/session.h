@@ -69,6 +69,10 @@ public:
     bool wants_full() const { return request_pending_ && force_reply_; }
     // A request is pending and there is something to send.
     bool has_work() const;
+    // Something to send once the client asks (changes, a new size, an ack).
+    bool has_pending() const {
+        return initialised_ && (send_ext_key_ack_ || send_desktop_size_ || !damage_.empty() || !moves_.empty());
+    }
     // The framebuffer changed here (clipped to the client's size).
     void damage(const Rect& r);
     // The shadow's picture at m's source moved to m.dst this tick. True: the

@@ -36,8 +36,9 @@
 //   anything else          -> {"ok":false,"error":"bad JSON"|"unknown cmd"}
 //
 // Serial: with stdio the terminal is COM1 (raw mode on a tty; Ctrl-A x
-// quits); with unix:PATH any number of clients attach and each first gets
-// the last 256 KiB of output. Signals: SIGTERM, SIGINT, SIGHUP stop the VM.
+// quits); with unix:PATH up to 32 clients attach (one more is told "too
+// many serial clients" and closed) and each first gets the last 256 KiB of
+// output. Signals: SIGTERM, SIGINT, SIGHUP stop the VM.
 //
 // One thread runs a poll() loop over stdin, the unix sockets, a signalfd and
 // an eventfd the vCPU threads bump when they have serial output, input space
@@ -78,6 +79,8 @@ using runner::Options;
 constexpr size_t kRingBytes = 256 * 1024;        // config.ts SERIAL_RING_BYTES
 constexpr size_t kSerialBacklogMax = 4 << 20;    // loop stalled: drop beyond this (as the addon does)
 constexpr size_t kClientOutMax = 1 << 20;        // a serial client this far behind is dropped
+constexpr size_t kMaxSerialClients = 32;         // as the VNC server's (rfb::Server::kMaxClients)
+constexpr char kTooManySerial[] = "too many serial clients\n";
 constexpr size_t kControlLineMax = 65536;
 
 int exit_code(vmm::ExitKind k) {
@@ -442,6 +445,14 @@ private:
             if (fd < 0) return;
             Client c{fd, control, {}, {}};
             if (!control) {
+                // Bounded like VNC: each serial client may hold 1 MiB of backlog.
+                if (serial_clients() >= kMaxSerialClients) {
+                    // A fresh socket's buffer takes the one line; never wait for it.
+                    ssize_t w = ::send(fd, kTooManySerial, sizeof kTooManySerial - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+                    (void)w;
+                    ::close(fd);
+                    continue;
+                }
                 c.out = ring_.contents();
             }
             clients_[fd] = std::move(c);
@@ -473,6 +484,12 @@ private:
                 c.out += control(text) + "\n";
             }
         }
+    }
+
+    size_t serial_clients() const {
+        size_t n = 0;
+        for (const auto& [fd, c] : clients_) n += !c.control;
+        return n;
     }
 
     void close_client(int fd) {
