@@ -97,7 +97,8 @@ function buildAddon() {
   const built = mtime(addon);
   if (built && built >= Math.max(newest, gyp)) return;
   const nodeGyp = join(root, 'node_modules/.bin/node-gyp');
-  if (!built) run('building the native addon (node-gyp rebuild)', nodeGyp, ['rebuild', '-C', 'native', ...nodeGypArgs()]);
+  // Never `node-gyp rebuild`: its clean step deletes native/build, the VM runner and unit tests included.
+  if (!built) run('building the native addon (node-gyp)', nodeGyp, ['configure', 'build', '-C', 'native', ...nodeGypArgs()]);
   else if (listChanged > built || gyp > built || !existsSync(join(native, 'build/Makefile'))) {
     // binding.gyp expands the source list at configure time.
     run('native sources added or removed, rebuilding the addon (node-gyp)', nodeGyp, ['configure', 'build', '-C', 'native', ...nodeGypArgs()]);
