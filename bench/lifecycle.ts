@@ -26,6 +26,7 @@ import path from 'node:path';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import superjson from 'superjson';
 import type { AppRouter } from '../server/api/root';
+import { openVmFeed, type VmFeed } from '../test/support/feed';
 
 const ROOT = path.join(import.meta.dirname, '..');
 const GUEST = path.join(ROOT, 'native/guest/build/guest.elf');
@@ -107,31 +108,11 @@ function makeClient(url: string) {
 /** The live feed (vm.onChange over SSE): resolves waiters when a VM enters a state. */
 class Feed {
   private waiters: { vmId: string; state: string; resolve: (t: number) => void }[] = [];
-  private ctrl = new AbortController();
+  private feed: VmFeed | null = null;
   async open(url: string, cookie: string) {
-    const res = await fetch(`${url}/api/trpc/vm.onChange`, { headers: { cookie, accept: 'text/event-stream' }, signal: this.ctrl.signal });
-    void (async () => {
-      const reader = res.body!.getReader();
-      const dec = new TextDecoder();
-      let buf = '';
-      try {
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          buf += dec.decode(value, { stream: true });
-          let nl;
-          while ((nl = buf.indexOf('\n')) >= 0) {
-            const line = buf.slice(0, nl);
-            buf = buf.slice(nl + 1);
-            const m = /"vmId":"([^"]+)","state":"([^"]+)"/.exec(line);
-            if (!m) continue;
-            const now = performance.now();
-            this.waiters = this.waiters.filter((w) => (w.vmId === m[1] && w.state === m[2] ? (w.resolve(now), false) : true));
-          }
-        }
-      } catch { /* closed */ }
-    })();
-    await sleep(100);
+    this.feed = await openVmFeed(url, cookie, ({ vmId, state, at }) => {
+      this.waiters = this.waiters.filter((w) => (w.vmId === vmId && w.state === state ? (w.resolve(at), false) : true));
+    });
   }
   /** Call before the action that causes the state. */
   when(vmId: string, state: string, ms = 60_000): Promise<number> {
@@ -140,7 +121,7 @@ class Feed {
       this.waiters.push({ vmId, state, resolve: (t) => { clearTimeout(timer); resolve(t); } });
     });
   }
-  close() { this.ctrl.abort(); }
+  close() { void this.feed?.stop(); }
 }
 
 /** Resolves (with the time) when "guest ready" shows on the VM's serial socket (its recent output is replayed). */

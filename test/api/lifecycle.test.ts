@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorOf, jarOf, startPanel, withUsers } from '../support/server';
 import { addGuestImage, requireVmm, serialEventually, serialUntil, stateOf as stateIn, waitFor, waitState as waitStateIn, type PanelWithAgent } from '../support/vms';
+import { openVmFeed } from '../support/feed';
 
 let panel: PanelWithAgent;
 let setup: Awaited<ReturnType<typeof withUsers>>;
@@ -14,34 +15,15 @@ const waitState = (id: string, want: string, ms?: number) => waitStateIn(panel, 
 
 /** Subscribes to vm.onChange as the browser does and records each VM's states in the order they are announced. */
 async function watchStates(c: object) {
-  const ctrl = new AbortController();
   const cookie = [...jarOf(c)].map(([k, v]) => `${k}=${v}`).join('; ');
-  const res = await fetch(`${panel.url}/api/trpc/vm.onChange`, { headers: { cookie, accept: 'text/event-stream' }, signal: ctrl.signal });
   const states = new Map<string, string[]>();
-  const done = (async () => {
-    const reader = res.body!.getReader();
-    const dec = new TextDecoder();
-    let buf = '';
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += dec.decode(value, { stream: true });
-        let nl;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          const m = /"vmId":"([^"]+)"(?:,"state":"([^"]+)")?/.exec(line);
-          if (!m?.[2]) continue;
-          const list = states.get(m[1]!) ?? [];
-          if (list.at(-1) !== m[2]) list.push(m[2]); // a reboot announces "running" again
-          states.set(m[1]!, list);
-        }
-      }
-    } catch { /* aborted */ }
-  })();
-  await new Promise((r) => setTimeout(r, 100)); // subscribed
-  return { states, stop: async () => { ctrl.abort(); await done; } };
+  const feed = await openVmFeed(panel.url, cookie, ({ vmId, state }) => {
+    if (!state) return;
+    const list = states.get(vmId) ?? [];
+    if (list.at(-1) !== state) list.push(state); // a reboot announces "running" again
+    states.set(vmId, list);
+  });
+  return { states, stop: feed.stop };
 }
 
 beforeAll(async () => {

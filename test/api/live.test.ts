@@ -2,6 +2,7 @@
 // receives them: each user hears about the VMs they may see, and nothing else.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addImage, client, jarOf, startPanel, withUsers, type TestPanel } from '../support/server';
+import { openVmFeed } from '../support/feed';
 
 let panel: TestPanel;
 let setup: Awaited<ReturnType<typeof withUsers>>;
@@ -16,27 +17,11 @@ afterAll(async () => { await panel.close(); });
 
 /** Opens the subscription as a browser would and collects the VM ids it announces. */
 async function listen(c: object) {
-  const ctrl = new AbortController();
   const cookie = [...jarOf(c)].map(([k, v]) => `${k}=${v}`).join('; ');
-  const res = await fetch(`${panel.url}/api/trpc/vm.onChange`, { headers: { cookie, accept: 'text/event-stream' }, signal: ctrl.signal });
-  expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
   const ids: string[] = [];
-  let ended = false;
-  const done = (async () => {
-    const reader = res.body!.getReader();
-    let buf = '';
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += new TextDecoder().decode(value);
-        for (const m of buf.matchAll(/"vmId":"([^"]+)"/g)) if (!ids.includes(m[1]!)) ids.push(m[1]!);
-      }
-    } catch { /* aborted */ }
-    ended = true;
-  })();
-  await new Promise((r) => setTimeout(r, 100)); // subscribed
-  return { ids, ended: () => ended, done, stop: async () => { ctrl.abort(); await done; } };
+  const feed = await openVmFeed(panel.url, cookie, ({ vmId }) => { if (!ids.includes(vmId)) ids.push(vmId); });
+  expect(feed.response.headers.get('content-type')).toMatch(/text\/event-stream/);
+  return { ids, ended: feed.ended, done: feed.done, stop: feed.stop };
 }
 
 describe('live VM updates', () => {
