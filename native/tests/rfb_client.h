@@ -1,5 +1,6 @@
 // A small RFB client for the rfb_* tests: handshake, SetPixelFormat,
-// SetEncodings, update requests, and decoders for Raw, CopyRect and ZRLE written from
+// SetEncodings, update requests, and decoders for Raw, CopyRect, ZRLE and
+// Tight (no JPEG, no gradient filter) written from
 // the protocol description (not from the server's code), so a round trip
 // proves the encoder. Pixels are kept as the client's pixel values.
 #pragma once
@@ -20,7 +21,9 @@ namespace rfbtest {
 
 using vmm::rfb::PixelFormat;
 
-struct RectInfo { uint32_t x, y, w, h; int32_t enc; };
+// tight: the Tight compression control's top nibble (8 fill, else basic:
+// bit 2 filter follows, bits 0-1 stream) and filter / palette size.
+struct RectInfo { uint32_t x, y, w, h; int32_t enc; uint8_t tight = 0, filter = 0; unsigned colours = 0; };
 
 // The client-side value of an XRGB pixel in format pf (spec: scale each
 // 8-bit channel to 0..max, rounded).
@@ -43,9 +46,14 @@ public:
     explicit Client(int f) : fd(f) {
         std::memset(&zs_, 0, sizeof zs_);
         inflateInit(&zs_);
+        for (z_stream& z : tz_) {
+            std::memset(&z, 0, sizeof z);
+            inflateInit(&z);
+        }
     }
     ~Client() {
         inflateEnd(&zs_);
+        for (z_stream& z : tz_) inflateEnd(&z);
         if (fd >= 0) ::close(fd);
     }
 
@@ -179,6 +187,8 @@ public:
                     for (uint32_t x = 0; x < r.w; ++x, p += pf.bpp / 8) fb[(r.y + y) * width + r.x + x] = pixel(p, pf.bpp / 8);
             } else if (r.enc == vmm::rfb::kEncZrle) {
                 if (!zrle(r)) return false;
+            } else if (r.enc == vmm::rfb::kEncTight) {
+                if (!tight(rects.back())) return false;
             } else if (r.enc == vmm::rfb::kEncCopyRect) {
                 uint32_t sx = u16(), sy = u16();
                 if (!error.empty()) return false;
@@ -199,6 +209,96 @@ public:
 
 private:
     z_stream zs_;
+    z_stream tz_[4];  // Tight's four zlib streams
+
+    // TPIXEL: R, G, B for 32 bpp depth 24 with 8-bit channels, else as in Raw.
+    bool tpixel24() const {
+        return pf.bpp == 32 && pf.depth == 24 && pf.red_max == 255 && pf.green_max == 255 && pf.blue_max == 255;
+    }
+    unsigned tpixel_bytes() const { return tpixel24() ? 3 : pf.bpp / 8u; }
+    uint32_t tpixel_at(const uint8_t* p) const {
+        if (tpixel24()) return uint32_t(p[0]) << pf.red_shift | uint32_t(p[1]) << pf.green_shift | uint32_t(p[2]) << pf.blue_shift;
+        return pixel(p, pf.bpp / 8);
+    }
+    uint32_t tpixel() {
+        uint8_t p[4] = {};
+        read_exact(p, tpixel_bytes());
+        return tpixel_at(p);
+    }
+
+    bool tight(RectInfo& r) {
+        uint8_t ctl = u8();
+        if (!error.empty()) return false;
+        for (unsigned i = 0; i < 4; ++i)
+            if (ctl & (1u << i)) inflateReset(&tz_[i]);
+        r.tight = ctl >> 4;
+        std::vector<uint32_t> t(size_t(r.w) * r.h);
+        if (r.tight == 8) {
+            uint32_t v = tpixel();
+            for (auto& x : t) x = v;
+        } else if (r.tight > 7) {
+            error = "tight: compression " + std::to_string(r.tight);
+            return false;
+        } else {
+            unsigned stream = r.tight & 3;
+            r.filter = r.tight & 4 ? u8() : 0;
+            std::vector<uint32_t> pal;
+            size_t row_bytes = size_t(r.w) * tpixel_bytes();
+            if (r.filter == 1) {
+                r.colours = u8() + 1u;
+                for (unsigned i = 0; i < r.colours; ++i) pal.push_back(tpixel());
+                row_bytes = r.colours == 2 ? (r.w + 7) / 8 : r.w;
+            } else if (r.filter != 0) {
+                error = "tight: filter " + std::to_string(r.filter);
+                return false;
+            }
+            std::vector<uint8_t> d(row_bytes * r.h);
+            if (d.size() < 12) {
+                if (!read_exact(d.data(), d.size())) return false;
+            } else {
+                uint32_t len = 0;
+                for (unsigned i = 0; i < 3; ++i) {
+                    uint8_t b = u8();
+                    len |= uint32_t(i == 2 ? b : b & 0x7f) << (7 * i);
+                    if (!(b & 0x80)) break;
+                }
+                std::vector<uint8_t> z(len);
+                if (!read_exact(z.data(), len)) return false;
+                z_stream& zs = tz_[stream];
+                zs.next_in = z.data();
+                zs.avail_in = len;
+                zs.next_out = d.data();
+                zs.avail_out = uInt(d.size());
+                int rc = inflate(&zs, Z_SYNC_FLUSH);
+                if (rc != Z_OK && rc != Z_BUF_ERROR) { error = "tight: inflate"; return false; }
+                if (zs.avail_out != 0) { error = "tight: data too short"; return false; }
+                while (zs.avail_in > 0) {  // the flush's empty block may be left: no more pixels in it
+                    uint8_t extra;
+                    zs.next_out = &extra;
+                    zs.avail_out = 1;
+                    uInt before = zs.avail_in;
+                    rc = inflate(&zs, Z_SYNC_FLUSH);
+                    if (zs.avail_out == 0) { error = "tight: data too long"; return false; }
+                    if ((rc != Z_OK && rc != Z_BUF_ERROR) || zs.avail_in == before) { error = "tight: inflate tail"; return false; }
+                }
+            }
+            for (uint32_t y = 0; y < r.h; ++y)
+                for (uint32_t x = 0; x < r.w; ++x) {
+                    uint32_t& o = t[size_t(y) * r.w + x];
+                    if (r.filter == 0) {
+                        o = tpixel_at(&d[y * row_bytes + x * tpixel_bytes()]);
+                    } else {
+                        unsigned i = r.colours == 2 ? (d[y * row_bytes + x / 8] >> (7 - x % 8)) & 1 : d[y * row_bytes + x];
+                        if (i >= pal.size()) { error = "tight: palette index"; return false; }
+                        o = pal[i];
+                    }
+                }
+        }
+        if (!error.empty()) return false;
+        for (uint32_t y = 0; y < r.h; ++y)
+            std::memcpy(&fb[size_t(r.y + y) * width + r.x], &t[size_t(y) * r.w], size_t(r.w) * 4);
+        return true;
+    }
 
     uint32_t pixel(const uint8_t* p, unsigned n) const {
         uint32_t v = 0;

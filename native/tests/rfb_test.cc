@@ -1,4 +1,4 @@
-// RFB server: handshake, pixel formats, Raw/ZRLE round trips, change
+// RFB server: handshake, pixel formats, Raw/ZRLE/Tight round trips, change
 // tracking, scroll detection and CopyRect, input mapping, malformed clients;
 // fuzz targets for the parser, for a session driven by random client bytes
 // and for the collector on random framebuffers.
@@ -18,6 +18,7 @@
 #include "rfb/protocol.h"
 #include "rfb/server.h"
 #include "rfb/session.h"
+#include "rfb/tight.h"
 #include "rfb_client.h"
 
 using namespace vmm::rfb;
@@ -184,7 +185,7 @@ TEST(rfb_full_update_round_trips) {
     bgr233.bpp = 8, bgr233.depth = 8, bgr233.red_max = 7, bgr233.green_max = 7, bgr233.blue_max = 3;
     bgr233.red_shift = 0, bgr233.green_shift = 3, bgr233.blue_shift = 6;
     const PixelFormat formats[] = {PixelFormat::native(), be32, hi32, rgb565, be555, bgr233};
-    for (int enc : {kEncRaw, kEncZrle}) {
+    for (int enc : {kEncRaw, kEncZrle, kEncTight}) {
         for (const PixelFormat& pf : formats) {
             Rig rig(1000, 700);  // edge tiles narrower than 64
             rig.disp.fill(0, 0, 1000, 350, text_pattern);
@@ -206,6 +207,133 @@ TEST(rfb_full_update_round_trips) {
             CHECK(matches(*c, rig.disp));
         }
     }
+}
+
+// Runs TightEncoder on rects of f and decodes them with the test client
+// (through a socket, as a FramebufferUpdate per rect list).
+struct TightRig {
+    std::unique_ptr<Client> c;
+    int wfd = -1;
+    TightEncoder enc;
+    PixelConverter pc;
+    std::vector<RectInfo> got;
+    TightRig(uint32_t w, uint32_t h, const PixelFormat& pf) {
+        auto [a, b] = pair();
+        wfd = a;
+        c = std::make_unique<Client>(b);
+        c->width = w, c->height = h, c->pf = pf;
+        c->fb.assign(size_t(w) * h, 0);
+        pc.set(pf);
+    }
+    ~TightRig() { ::close(wfd); }
+    bool send(const Frame& f, const std::vector<Rect>& rects) {
+        std::vector<uint8_t> out = {0, 0, 0, 0};
+        uint32_t count = 0;
+        for (const Rect& r : rects)
+            if (!enc.encode(f, r, pc, out, count)) return false;
+        if (count > 0xffff) return false;
+        out[2] = uint8_t(count >> 8), out[3] = uint8_t(count);
+        std::thread writer([&] {
+            size_t off = 0;
+            while (off < out.size()) {
+                ssize_t k = ::send(wfd, out.data() + off, out.size() - off, MSG_NOSIGNAL);
+                if (k <= 0) return;
+                off += size_t(k);
+            }
+        });
+        bool ok = c->read_update(got);
+        writer.join();
+        if (!ok) std::fprintf(stderr, "  decode: %s\n", c->error.c_str());
+        return ok && got.size() == count;
+    }
+    bool exact(const Frame& f) {
+        for (uint32_t y = 0; y < f.height; ++y)
+            for (uint32_t x = 0; x < f.width; ++x)
+                if (c->fb[size_t(y) * f.width + x] != rfbtest::expect_pixel(c->pf, f.pixel(x, y))) {
+                    std::fprintf(stderr, "  mismatch at %u,%u\n", x, y);
+                    return false;
+                }
+        return true;
+    }
+};
+
+// Wider than 2048 and taller than 65536 / width: every piece within Tight's
+// limits, each kind of piece used, decoded exactly in several formats,
+// then random rects (1-pixel, 1-row, edges) through the same zlib streams.
+TEST(rfb_tight_pieces_limits_and_round_trips) {
+    const uint32_t W = 3000, H = 300;
+    std::vector<uint8_t> mem(size_t(W) * H * 4);  // exactly the frame: ASan builds see any overrun
+    auto put = [&](uint32_t x, uint32_t y, uint32_t v) { std::memcpy(&mem[(size_t(y) * W + x) * 4], &v, 4); };
+    for (uint32_t y = 0; y < H; ++y)
+        for (uint32_t x = 0; x < W; ++x) {
+            uint32_t v = 0;
+            if (y >= 20 && y < 120 && x >= 40 && x < 2900) v = text_pattern(x, y);  // mono
+            else if (y >= 120 && y < 200 && x >= 40 && x < 600) v = (x / 7 + y / 5) % 3 * 0x404040;  // 3 colours
+            else if (y >= 200 && y < 280 && x >= 40 && x < 500) v = draw_pattern(x, y);  // > 256 colours
+            put(x, y, v);
+        }
+    Frame f{mem.data(), W, H, W * 4};
+    PixelFormat rgb565;
+    rgb565.bpp = 16, rgb565.depth = 16, rgb565.red_max = 31, rgb565.green_max = 63, rgb565.blue_max = 31;
+    rgb565.red_shift = 11, rgb565.green_shift = 5, rgb565.blue_shift = 0;
+    PixelFormat be32;
+    be32.big_endian = true, be32.red_shift = 0, be32.blue_shift = 16;
+    const std::vector<uint8_t> orig = mem;
+    for (const PixelFormat& pf : {PixelFormat::native(), be32, rgb565}) {
+        mem = orig;  // the random rounds below change pixels
+        TightRig t(W, H, pf);
+        CHECK(t.send(f, {{0, 0, W, H}}));
+        CHECK(t.exact(f));
+        bool fill = false, mono = false, indexed = false, full = false;
+        uint64_t area = 0;
+        for (const RectInfo& r : t.got) {
+            CHECK_EQ(r.enc, kEncTight);
+            CHECK(r.w <= 2048);
+            if (r.tight != 8) CHECK(uint64_t(r.w) * r.h <= 65536);
+            fill |= r.tight == 8;
+            mono |= r.filter == 1 && r.colours == 2;
+            indexed |= r.filter == 1 && r.colours > 2;
+            full |= r.tight != 8 && r.filter == 0;
+            area += uint64_t(r.w) * r.h;
+        }
+        CHECK_EQ(area, uint64_t(W) * H);  // no overlaps, no gaps
+        CHECK(fill && mono && indexed && full);
+        std::mt19937 rng(7);
+        for (int round = 0; round < 40; ++round) {
+            for (uint32_t y = 0; y < 4; ++y)  // change a few pixels so stale data would show
+                put(rng() % W, rng() % H, rng() & 0xffffff);
+            std::vector<Rect> rs;
+            for (int i = 0; i < 3; ++i) {
+                uint32_t x = rng() % W, y = rng() % H;
+                uint32_t w = 1 + rng() % (round % 3 == 0 ? 3 : W - x), h = 1 + rng() % (round % 4 == 0 ? 2 : H - y);
+                rs.push_back({x, y, std::min(w, W - x), std::min(h, H - y)});
+            }
+            rs.push_back({0, 0, W, H});  // the client compares the whole picture
+            CHECK(t.send(f, rs));
+        }
+        CHECK(t.exact(f));
+    }
+}
+
+// A text screen's bytes, ZRLE vs Tight (what the console bench's first screen is like).
+TEST(rfb_text_screen_bytes) {
+    const uint32_t W = 1024, H = 768;
+    std::vector<uint8_t> mem(size_t(W) * H * 4, 0);
+    for (uint32_t y = 0; y < H; ++y)
+        for (uint32_t x = 0; x < 640; ++x) {  // 80 columns of text, black right of it
+            uint32_t v = text_pattern(x, y);
+            std::memcpy(&mem[(size_t(y) * W + x) * 4], &v, 4);
+        }
+    Frame f{mem.data(), W, H, W * 4};
+    PixelConverter pc;
+    std::vector<uint8_t> z, t;
+    ZrleEncoder ze;
+    CHECK(ze.encode(f, {0, 0, W, H}, pc, z));
+    TightEncoder te;
+    uint32_t n = 0;
+    CHECK(te.encode(f, {0, 0, W, H}, pc, t, n));
+    std::fprintf(stderr, "  text screen: ZRLE %zu bytes, Tight %zu bytes in %u rects\n", z.size(), t.size(), n);
+    CHECK(t.size() < z.size());
 }
 
 TEST(rfb_incremental_exact_rect_and_idle) {
@@ -743,23 +871,32 @@ TEST(rfb_copyrect_scroll_one_line) {
     for (uint32_t r = 0; r < 48; ++r) text_line(rig.disp, r, rng);
     auto cp = rig.connect();
     auto plain = rig.connect();
+    auto tight = rig.connect();  // noVNC's choice: CopyRect + Tight
     CHECK(cp->handshake(8));
     CHECK(plain->handshake(8));
+    CHECK(tight->handshake(8));
     cp->set_encodings({kEncCopyRect, kEncZrle, kEncDesktopSize});
     plain->set_encodings({kEncZrle, kEncDesktopSize});
+    tight->set_encodings({kEncCopyRect, kEncTight, kEncZrle, kEncDesktopSize});
     std::vector<RectInfo> rects;
     cp->request(false);
     plain->request(false);
+    tight->request(false);
     CHECK(cp->read_update(rects));
     CHECK(plain->read_update(rects));
+    CHECK(tight->read_update(rects));
+    for (auto& r : rects) CHECK_EQ(r.enc, kEncTight);  // a full screen: Tight pieces
     CHECK(matches(*cp, rig.disp));
+    CHECK(matches(*tight, rig.disp));
     console_scroll(rig.disp, rng);
-    uint64_t cp_bytes = 0, plain_bytes = 0;
-    bool cp_copied = false, plain_copied = false;
+    uint64_t cp_bytes = 0, plain_bytes = 0, tight_bytes = 0;
+    bool cp_copied = false, plain_copied = false, tight_copied = false;
     CHECK(sync(*cp, rig.disp, &cp_bytes, &cp_copied));
     CHECK(sync(*plain, rig.disp, &plain_bytes, &plain_copied));
-    std::fprintf(stderr, "  scroll by one line of 1024x768 text: %llu bytes with CopyRect, %llu without\n",
-                 (unsigned long long)cp_bytes, (unsigned long long)plain_bytes);
+    CHECK(sync(*tight, rig.disp, &tight_bytes, &tight_copied));
+    CHECK(tight_copied);
+    std::fprintf(stderr, "  scroll by one line of 1024x768 text: %llu bytes with CopyRect (Tight: %llu), %llu without\n",
+                 (unsigned long long)cp_bytes, (unsigned long long)tight_bytes, (unsigned long long)plain_bytes);
     CHECK(cp_copied);
     CHECK(!plain_copied);
     CHECK(cp_bytes * 8 < plain_bytes);
@@ -773,6 +910,7 @@ TEST(rfb_copyrect_scroll_one_line) {
     CHECK(sync(*cp, rig.disp, &cp_bytes, &cp_copied));
     CHECK(cp_copied);
     CHECK(sync(*plain, rig.disp));
+    CHECK(sync(*tight, rig.disp));
 }
 
 TEST(rfb_copyrect_behind_client_and_encoding_change) {
@@ -827,9 +965,12 @@ TEST(rfb_copyrect_random_scrolls_and_edits) {
     auto cp = rig.connect();
     auto plain = rig.connect();
     auto cp16 = rig.connect();
+    auto tight = rig.connect();  // noVNC's order: Tight pieces, ZRLE for small rects
     CHECK(cp->handshake(8));
     CHECK(plain->handshake(8));
     CHECK(cp16->handshake(7));
+    CHECK(tight->handshake(8));
+    tight->set_encodings({kEncCopyRect, kEncTight, kEncZrle, kEncDesktopSize});
     cp->set_encodings({kEncCopyRect, kEncZrle, kEncDesktopSize});
     plain->set_encodings({kEncZrle, kEncDesktopSize});
     PixelFormat p16;
@@ -837,7 +978,7 @@ TEST(rfb_copyrect_random_scrolls_and_edits) {
     p16.red_shift = 11, p16.green_shift = 5, p16.blue_shift = 0;
     cp16->set_pixel_format(p16);
     cp16->set_encodings({kEncRaw, kEncCopyRect, kEncDesktopSize});
-    Client* clients[] = {cp.get(), plain.get(), cp16.get()};
+    Client* clients[] = {cp.get(), plain.get(), cp16.get(), tight.get()};
     std::vector<RectInfo> rects;
     for (Client* c : clients) {
         c->request(false);
@@ -885,7 +1026,7 @@ TEST(rfb_copyrect_random_scrolls_and_edits) {
                 }
                 break;
         }
-        for (int i = 0; i < 3; ++i) {
+        for (int i = 0; i < 4; ++i) {
             Client* c = clients[i];
             if (round != 299 && rng() % 10 < 4) continue;  // falls behind this round
             bool copied = false;
@@ -933,7 +1074,7 @@ struct NullSink : InputSink {
 
 FUZZ_TARGET(rfb_session) {
     // A session on a fake 96x64 framebuffer fed random client bytes (after a
-    // valid handshake half the time), asked for updates between chunks.
+    // valid handshake, ZRLE or Tight, half the time), asked for updates between chunks.
     static std::vector<uint8_t> fb = [] {
         std::vector<uint8_t> v(96 * 64 * 4);
         for (size_t i = 0; i < v.size(); ++i) v[i] = uint8_t((i * 31) ^ (i >> 7));
@@ -945,7 +1086,10 @@ FUZZ_TARGET(rfb_session) {
     if (size && data[0] & 1) {
         static const uint8_t hs[] = {'R', 'F', 'B', ' ', '0', '0', '3', '.', '0', '0', '8', '\n', 1, 1,
                                      2, 0, 0, 4, 0, 0, 0, 16, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0x21, 0xff, 0xff, 0xfe, 0xfe};
-        CHECK(s.receive(hs, sizeof hs));
+        uint8_t m[sizeof hs];
+        std::memcpy(m, hs, sizeof hs);
+        if (data[0] & 2) m[21] = uint8_t(kEncTight);  // Tight instead of ZRLE
+        CHECK(s.receive(m, sizeof m));
     }
     size_t i = 0;
     while (i < size) {

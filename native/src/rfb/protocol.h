@@ -18,6 +18,7 @@ namespace vmm::rfb {
 // Encodings and pseudo-encodings we know.
 constexpr int32_t kEncRaw = 0;
 constexpr int32_t kEncCopyRect = 1;
+constexpr int32_t kEncTight = 7;
 constexpr int32_t kEncZrle = 16;
 constexpr int32_t kEncDesktopSize = -223;
 constexpr int32_t kEncQemuExtKey = -258;

@@ -136,19 +136,22 @@ bool Session::handle(Msg& m) {
         }
         case MsgType::SetEncodings: {
             encoding_ = kEncRaw;
-            bool chosen = false, ext = false, copy = false;
+            bool chosen = false, ext = false, copy = false, zrle = false;
             want_desktop_size_ = false;
             for (int32_t e : m.encodings) {
-                if (!chosen && (e == kEncZrle || e == kEncRaw)) encoding_ = e, chosen = true;
+                if (!chosen && (e == kEncZrle || e == kEncTight || e == kEncRaw)) encoding_ = e, chosen = true;
                 if (e == kEncDesktopSize) want_desktop_size_ = true;
                 if (e == kEncQemuExtKey) ext = true;
                 if (e == kEncCopyRect) copy = true;
+                if (e == kEncZrle) zrle = true;
             }
             want_copy_ = copy;
             if (!copy) flatten_moves();
             if (ext && !want_ext_key_) send_ext_key_ack_ = true;
             want_ext_key_ = ext;
-            if (encoding_ == kEncZrle && !zrle_) zrle_ = std::make_unique<ZrleEncoder>();
+            zrle_too_ = encoding_ == kEncTight && zrle;
+            if ((encoding_ == kEncZrle || zrle_too_) && !zrle_) zrle_ = std::make_unique<ZrleEncoder>();
+            if (encoding_ == kEncTight && !tight_) tight_ = std::make_unique<TightEncoder>();
             return true;
         }
         case MsgType::UpdateRequest: {
@@ -275,8 +278,13 @@ bool Session::update(const Frame& f) {
     }
     moves_.clear();
     for (const Rect& r : damage_.rects()) {
-        header(r.x, r.y, r.w, r.h, encoding_);
-        if (encoding_ == kEncZrle) {
+        if (encoding_ == kEncTight && !(zrle_too_ && r.area() < TightEncoder::kMaxArea)) {
+            if (!tight_->encode(f, r, pc_, out_, count)) return fail("zlib error");  // its own headers, one per piece
+            continue;
+        }
+        const int32_t enc = encoding_ == kEncTight ? kEncZrle : encoding_;
+        header(r.x, r.y, r.w, r.h, enc);
+        if (enc == kEncZrle) {
             if (!zrle_->encode(f, r, pc_, out_)) return fail("zlib error");
         } else {
             encode_raw(f, r, pc_, out_);

@@ -20,6 +20,7 @@
 #include "rfb/collect.h"
 #include "rfb/encode.h"
 #include "rfb/protocol.h"
+#include "rfb/tight.h"
 
 namespace vmm::rfb {
 
@@ -118,11 +119,15 @@ private:
     PixelConverter pc_;
     int32_t encoding_ = kEncRaw;
     bool want_desktop_size_ = false, want_ext_key_ = false, want_copy_ = false;
+    // A Tight client that takes ZRLE too: rects under one Tight piece go as
+    // ZRLE, smaller for a glyph or a scrolled-in line (one zlib flush, no palette header).
+    bool zrle_too_ = false;
     bool send_desktop_size_ = false, send_ext_key_ack_ = false;
     bool request_pending_ = false, force_reply_ = false;
     Region damage_;
     std::vector<Move> moves_;  // applied before damage_, in order
     std::unique_ptr<ZrleEncoder> zrle_;
+    std::unique_ptr<TightEncoder> tight_;
     uint8_t last_buttons_ = 0;
     std::string cut_text_;
     uint64_t cut_count_ = 0;
