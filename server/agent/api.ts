@@ -52,6 +52,8 @@ export function agentRouter(agent: HostAgent & { runningIds(): string[] }) {
     stop: authed.input(z.strictObject({ vmId, force: z.boolean() })).mutation(({ input }) => relay(() => agent.stop(input.vmId, { force: input.force }))),
     reboot: authed.input(z.strictObject({ vmId, force: z.boolean().optional() })).mutation(({ input }) => relay(() => agent.reboot(input.vmId, { force: input.force ?? false }))),
     metrics: authed.input(z.strictObject({ vmId })).query(({ input }) => relay(() => agent.metrics(input.vmId))),
+    status: authed.input(z.strictObject({ vmId })).query(({ input }) => relay(() => agent.status(input.vmId))),
+    resizeDisk: authed.input(z.strictObject({ vmId, diskGiB: z.number().int().min(1).max(64 * 1024) })).mutation(({ input }) => relay(() => agent.resizeDisk(input.vmId, input.diskGiB))),
   });
 }
 

@@ -9,7 +9,7 @@ import { accessSync, closeSync, constants as fsc, existsSync, mkdirSync, openSyn
 import { rename, rm, truncate } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { AgentError, type ConsoleKind, type HostAgent, type HostCapacity, type StopResult, type VmMetrics, type VmSpec } from './types';
+import { AgentError, type ConsoleKind, type HostAgent, type HostCapacity, type StopResult, type VmMetrics, type VmSpec, type VmStatus } from './types';
 import type { Duplex } from 'node:stream';
 import net from 'node:net';
 import { ROOT_DIR } from '../config';
@@ -131,15 +131,8 @@ export class LocalAgent implements HostAgent {
   private async startNow(vm: VmSpec): Promise<void> {
     const p = this.paths(vm.id);
     if (!existsSync(p.disk)) throw new AgentError('disk: the VM has no disk on this host.');
-    // A resize (only allowed while stopped) grows the disk here: sparse, never shrunk.
-    const want = vm.diskGiB * 2 ** 30;
-    if (statSync(p.disk).size < want) {
-      try {
-        await truncate(p.disk, want);
-      } catch (e) {
-        throw new AgentError(`disk: could not grow it to ${vm.diskGiB} GiB (${(e as Error).message}).`);
-      }
-    }
+    // The recorded size wins: a resize whose grow did not happen (another host, a failure) catches up here.
+    await this.resizeDisk(vm.id, vm.diskGiB);
     checkReadable('kernel', vm.image.kernelPath);
     if (vm.image.initrdPath) checkReadable('initrd', vm.image.initrdPath);
     const config = {
@@ -319,6 +312,23 @@ export class LocalAgent implements HostAgent {
       netRxBytes: sum('net', 'rx_bytes'),
       netTxBytes: sum('net', 'tx_bytes'),
     };
+  }
+
+  async status(vmId: string): Promise<VmStatus> {
+    const t = this.vms.get(vmId);
+    return t ? { running: true, pid: t.pid, uptimeSeconds: (Date.now() - t.startedAt) / 1000 } : { running: false, pid: null, uptimeSeconds: null };
+  }
+
+  async resizeDisk(vmId: string, diskGiB: number): Promise<void> {
+    const disk = this.paths(vmId).disk;
+    if (!existsSync(disk)) throw new AgentError('disk: the VM has no disk on this host.');
+    const want = diskGiB * 2 ** 30;
+    if (statSync(disk).size >= want) return; // disks only grow
+    try {
+      await truncate(disk, want); // sparse: nothing is written
+    } catch (e) {
+      throw new AgentError(`disk: could not grow it to ${diskGiB} GiB (${(e as Error).message}).`);
+    }
   }
 
   runningIds(): string[] {

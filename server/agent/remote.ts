@@ -3,7 +3,7 @@
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import superjson from 'superjson';
 import type { AgentRouter } from './api';
-import { AgentError, type ConsoleKind, type HostAgent, type HostCapacity, type StopResult, type VmMetrics, type VmSpec } from './types';
+import { AgentError, type ConsoleKind, type HostAgent, type HostCapacity, type StopResult, type VmMetrics, type VmSpec, type VmStatus } from './types';
 import type { Duplex } from 'node:stream';
 import { openAgentConsole } from '../console/remote';
 
@@ -35,6 +35,8 @@ export class RemoteAgent implements HostAgent {
   stop(vmId: string, opts: { force: boolean }): Promise<StopResult | void> { return this.call(() => this.client.stop.mutate({ vmId, force: opts.force })); }
   reboot(vmId: string, opts: { force?: boolean } = {}): Promise<void> { return this.call(() => this.client.reboot.mutate({ vmId, force: opts.force ?? false })); }
   metrics(vmId: string): Promise<VmMetrics | null> { return this.call(() => this.client.metrics.query({ vmId })); }
+  status(vmId: string): Promise<VmStatus> { return this.call(() => this.client.status.query({ vmId })); }
+  resizeDisk(vmId: string, diskGiB: number): Promise<void> { return this.call(() => this.client.resizeDisk.mutate({ vmId, diskGiB })); }
   /** Over the agent's key-protected WebSocket endpoint (server/console/remote.ts). */
   openConsole(vmId: string, kind: ConsoleKind): Promise<Duplex> { return openAgentConsole(this.url, this.key, vmId, kind); }
 }

@@ -21,6 +21,12 @@ export interface HostCapacity {
   diskFreeBytes?: number;
 }
 
+export interface VmStatus {
+  running: boolean;
+  pid: number | null;
+  uptimeSeconds: number | null;
+}
+
 /** A running VM's counters; the UI turns successive samples into rates. */
 export interface VmMetrics {
   at: number; // ms since epoch
@@ -50,6 +56,10 @@ export interface HostAgent {
   reboot(vmId: string, opts?: { force?: boolean }): Promise<void>;
   /** null when the VM is not running on this host. */
   metrics(vmId: string): Promise<VmMetrics | null>;
+  /** Whether the VM's process runs on this host, and since when. */
+  status(vmId: string): Promise<VmStatus>;
+  /** Grows the VM's disk to diskGiB (sparse; never shrinks). The VM is stopped (a resize needs it). */
+  resizeDisk(vmId: string, diskGiB: number): Promise<void>;
   /**
    * A byte stream to the running VM's console: RFB for 'vnc', the serial
    * port for 'serial' (which first replays the VM's recent output). Rejects

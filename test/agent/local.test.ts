@@ -74,6 +74,24 @@ describe('local host agent', () => {
     expect(existsSync(agent.paths('disk-a').dir)).toBe(false);
   });
 
+  it('resizeDisk grows a disk (sparse, never shrinks it); status follows the process', async () => {
+    await expect(agent.resizeDisk('no-such-vm', 2)).rejects.toThrow(/no disk on this host/);
+    await agent.createDisk(spec('disk-resize', { diskGiB: 1 }));
+    await agent.resizeDisk('disk-resize', 3);
+    expect(statSync(agent.paths('disk-resize').disk).size).toBe(3 * 2 ** 30);
+    await agent.resizeDisk('disk-resize', 2);
+    expect(statSync(agent.paths('disk-resize').disk).size).toBe(3 * 2 ** 30);
+    expect(statSync(agent.paths('disk-resize').disk).blocks * 512).toBeLessThan(1 << 20);
+    expect(await agent.status('disk-resize')).toEqual({ running: false, pid: null, uptimeSeconds: null });
+    await agent.start(spec('disk-resize', { diskGiB: 3 }));
+    const st = await agent.status('disk-resize');
+    expect(st.running).toBe(true);
+    expect(readFileSync(`/proc/${st.pid}/cmdline`, 'utf8')).toContain('kvmvmm-runner');
+    await agent.stop('disk-resize', { force: true });
+    await waitFor(() => (agent.runningIds().includes('disk-resize') ? undefined : true));
+    await agent.deleteDisk('disk-resize');
+  });
+
   it('a start after a resize grows the disk (sparse, never shrinks it)', async () => {
     await agent.createDisk(spec('disk-grow', { diskGiB: 1 }));
     await agent.start(spec('disk-grow', { diskGiB: 2 }));

@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorOf, startPanel, withUsers, type Client, type TestPanel } from '../support/server';
 import { addGuestImage, serialUntil, sleep, waitState } from '../support/vms';
-import { AgentError, type ConsoleKind, type HostAgent, type HostCapacity, type StopResult, type VmMetrics, type VmSpec } from '../../server/agent/types';
+import { AgentError, type ConsoleKind, type HostAgent, type HostCapacity, type StopResult, type VmMetrics, type VmSpec, type VmStatus } from '../../server/agent/types';
 import { handleAgentReport } from '../../server/agent/reports';
 import { LocalAgent } from '../../server/agent/local';
 import { startLocalAgent } from '../../server/agent/boot';
@@ -43,6 +43,8 @@ class StubbornAgent implements HostAgent {
     if (opts.force) { this.report(vmId, 'rebooted'); this.report(vmId, 'started'); }
   }
   async metrics(): Promise<VmMetrics | null> { return null; }
+  async status(): Promise<VmStatus> { return { running: false, pid: null, uptimeSeconds: null }; }
+  async resizeDisk(): Promise<void> {}
   openConsole(_vmId: string, _kind: ConsoleKind): Promise<Duplex> { return Promise.reject(new AgentError('no console here')); }
 }
 

@@ -1,7 +1,7 @@
 // A host agent on "another machine" (`npm run agent`, here in the same test
 // process on loopback): it registers with the panel using an admin-created
 // token, runs real VM processes, and refuses callers without its key.
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,9 +58,15 @@ describe('remote host agent', () => {
     const vm = await c.vm.create.mutate({ name: 'far', imageId: image.id, vcpus: 1, memoryMiB: 64, diskGiB: 1 });
     await waitState(vm.id, 'stopped').catch(async (e) => { throw new Error(`${e.message}: ${(await c.vm.get.query({ id: vm.id })).lastError}`); });
     expect((await c.vm.get.query({ id: vm.id })).host).toBe('node-2');
+    // A resize while stopped grows the disk on that host at once, over the agent API.
+    await c.vm.resize.mutate({ id: vm.id, vcpus: 1, memoryMiB: 64, diskGiB: 2 });
+    expect(statSync(agent.local.paths(vm.id).disk).size).toBe(2 * 2 ** 30);
+    const remote = panel.services.hosts.forHost((await panel.db.vm.findUniqueOrThrow({ where: { id: vm.id } })).hostId!)!;
+    expect(await remote.status(vm.id)).toEqual({ running: false, pid: null, uptimeSeconds: null });
     await c.vm.start.mutate({ id: vm.id });
     await waitState(vm.id, 'running');
     expect(agent.local.runningIds()).toEqual([vm.id]);
+    expect(await remote.status(vm.id)).toMatchObject({ running: true, pid: expect.any(Number) });
     expect((await c.vm.metrics.query({ id: vm.id }))!.memoryBytes).toBe(64 * 2 ** 20);
     await c.vm.stop.mutate({ id: vm.id });
     await waitState(vm.id, 'stopped');

@@ -416,6 +416,11 @@ export const vmRouter = router({
         if (count !== 1) throw new TRPCError({ code: 'CONFLICT', message: 'The VM changed state meanwhile. Try again.' });
       }, TX_OPTIONS);
       await services.events.vmChanged(services.db, vm.id);
+      // Grow the disk on its host now; if that host is away or fails, the next start grows it.
+      if (input.diskGiB > vm.diskGiB && vm.hostId) {
+        const agent = services.hosts.forHost(vm.hostId);
+        if (agent) await agent.resizeDisk(vm.id, input.diskGiB).catch((e) => console.error(`vm ${vm.id}: disk grow deferred to the next start:`, (e as Error).message));
+      }
       return { ok: true };
     }),
   ),
