@@ -1,16 +1,19 @@
 // The console bridge end to end: a real panel (SQLite) with the local host
 // agent running the test guest, console tickets from tRPC, and WebSocket
 // clients that behave like browsers (cookie, Origin, ticket in the path).
+import { mkdtempSync, readFileSync, renameSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import { client, errorOf, startPanel, withUsers, type Client, type TestPanel } from '../support/server';
 import { Collector, cookieOf, openConsole } from '../support/consoleClient';
 import { ROOT_DIR } from '../../server/config';
-import type { LocalAgent } from '../../server/agent/local';
+import { connectUnix, type LocalAgent } from '../../server/agent/local';
 import { consoleBridge, DEFAULT_CONSOLE_CAPS } from '../../server/console/bridge';
-import { DEFAULT_PIPE_LIMITS } from '../../server/console/pipe';
+import { DEFAULT_PIPE_LIMITS, MAX_FRAME_BYTES, pipeWebSocket, type ConsolePipe, type PipeOptions } from '../../server/console/pipe';
 import { CONSOLE_CLOSE, consolePath, type ConsoleKind } from '../../server/console/protocol';
 import { sha256 } from '../../server/auth/secrets';
 import { consumeTicket, mintTicket } from '../../server/console/tickets';
@@ -214,16 +217,15 @@ describe('console bridge', () => {
   });
 
   it('the VM’s console socket unreachable: 502 with a generic message (the detail only in the log)', async () => {
-    const fs = await import('node:fs');
     const sock = panel.agent!.paths(vmId).serial;
-    fs.renameSync(sock, `${sock}.away`);
+    renameSync(sock, `${sock}.away`);
     try {
       const t = await owner.c.console.ticket.mutate({ vmId, kind: 'serial' });
       const r = await openConsole(panel.url, t.path, { cookie: cookieOf(owner.c) });
       expect(r.status).toBe(502);
       expect(r.ws ? '' : r.body).toBe('The VM’s console is unreachable.\n');
     } finally {
-      fs.renameSync(`${sock}.away`, sock);
+      renameSync(`${sock}.away`, sock);
     }
     const [last] = await panel.db.auditEvent.findMany({ where: { action: 'vm.console_open', actorId: owner.id }, orderBy: { at: 'desc' }, take: 1 });
     expect(last).toMatchObject({ outcome: 'error', detail: 'serial: 502 The VM’s console is unreachable.' });
@@ -509,7 +511,7 @@ describe('console bridge', () => {
     await waitState(vmId, 'running');
     const serial = await open(owner, 'serial');
     await serial.col.until(/guest ready/);
-    const pid = Number((await import('node:fs')).readFileSync(panel.agent!.paths(vmId).pid, 'utf8'));
+    const pid = Number(readFileSync(panel.agent!.paths(vmId).pid, 'utf8'));
     const t0 = Date.now();
     process.kill(pid, 'SIGKILL');
     const c = await serial.col.closed;
@@ -542,30 +544,39 @@ describe.each(['sqlite', 'postgres'] as const)('ticket consumption on %s', (kind
   });
 });
 
+/** A fake VM on a unix socket, a WebSocket server that pipes to it with pipeWebSocket, and a "browser" connected to that. */
+async function pipeRig(onVm: (s: net.Socket) => void, opts: PipeOptions = {}) {
+  const sockPath = path.join(mkdtempSync(path.join(os.tmpdir(), 'kvmpanel-pipe-')), 'vm.sock');
+  const vm = net.createServer(onVm);
+  await new Promise<void>((r) => vm.listen(sockPath, r));
+  const server = http.createServer();
+  const wss = new WebSocketServer({ server, maxPayload: MAX_FRAME_BYTES });
+  const piped = new Promise<ConsolePipe>((resolve) => wss.on('connection', async (ws) => resolve(pipeWebSocket(ws, await connectUnix(sockPath), opts))));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const browser = new WebSocket(`ws://127.0.0.1:${(server.address() as net.AddressInfo).port}/`);
+  await new Promise((r) => browser.once('open', r));
+  const pipe = await piped;
+  return {
+    browser,
+    pipe,
+    async close() {
+      pipe.close(CONSOLE_CLOSE.vmUnreachable, 'done');
+      await pipe.done;
+      browser.terminate();
+      server.close();
+      vm.close();
+    },
+  };
+}
+
 describe('pipeWebSocket on its own', () => {
   it('browser -> VM: a VM that does not read pauses the WebSocket; nothing is lost once it reads', async () => {
-    const { mkdtempSync } = await import('node:fs');
-    const os = await import('node:os');
-    const http = await import('node:http');
-    const { WebSocketServer, default: WS } = await import('ws');
-    const { pipeWebSocket } = await import('../../server/console/pipe');
-    const { connectUnix } = await import('../../server/agent/local');
-    const sockPath = path.join(mkdtempSync(path.join(os.tmpdir(), 'kvmpanel-pipe-')), 'vm.sock');
     // The "VM": accepts, then reads nothing until told to.
     let vmSide!: net.Socket;
-    const vm = net.createServer();
-    const accepted = new Promise<void>((r) => vm.on('connection', (s) => { vmSide = s; s.pause(); r(); }));
-    await new Promise<void>((r) => vm.listen(sockPath, r));
-    const server = http.createServer();
-    const wss = new WebSocketServer({ server, maxPayload: 256 * 1024 });
-    const piped = new Promise<ReturnType<typeof pipeWebSocket>>((resolve) => wss.on('connection', async (ws) => resolve(pipeWebSocket(ws, await connectUnix(sockPath)))));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as net.AddressInfo).port;
-    const browser = new WS(`ws://127.0.0.1:${port}/`);
-    await new Promise((r) => browser.once('open', r));
-    const pipe = await piped;
-    await accepted;
-
+    let accepted!: () => void;
+    const acceptedP = new Promise<void>((r) => (accepted = r));
+    const { browser, pipe, close } = await pipeRig((s) => { vmSide = s; s.pause(); accepted(); });
+    await acceptedP;
     const FRAME = 64 * 1024, FRAMES = 512; // 32 MiB typed into a VM that does not read
     const chunk = Buffer.alloc(FRAME, 0x61);
     for (let i = 0; i < FRAMES; i++) browser.send(chunk);
@@ -582,36 +593,17 @@ describe('pipeWebSocket on its own', () => {
     const until = Date.now() + 20_000;
     while (got < FRAMES * FRAME && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
     expect(got).toBe(FRAMES * FRAME);
-    pipe.close(CONSOLE_CLOSE.vmUnreachable, 'done');
-    await pipe.done;
-    browser.terminate();
-    server.close();
-    vm.close();
+    await close();
   });
 });
 
 describe('a held pipe', () => {
   it('moves no byte either way until start() (the bridge’s last check runs meanwhile)', async () => {
-    const { mkdtempSync } = await import('node:fs');
-    const os = await import('node:os');
-    const http = await import('node:http');
-    const { WebSocketServer, default: WS } = await import('ws');
-    const { pipeWebSocket } = await import('../../server/console/pipe');
-    const { connectUnix } = await import('../../server/agent/local');
-    const sockPath = path.join(mkdtempSync(path.join(os.tmpdir(), 'kvmpanel-held-')), 'vm.sock');
     // The "VM" greets at once, as the RFB server does, and records what it is sent.
     let toVm = '';
-    const vm = net.createServer((s) => { s.write('RFB 003.008\n'); s.on('data', (d) => (toVm += d)); });
-    await new Promise<void>((r) => vm.listen(sockPath, r));
-    const server = http.createServer();
-    const wss = new WebSocketServer({ server });
-    const piped = new Promise<ReturnType<typeof pipeWebSocket>>((resolve) => wss.on('connection', async (ws) => resolve(pipeWebSocket(ws, await connectUnix(sockPath), { held: true }))));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const browser = new WS(`ws://127.0.0.1:${(server.address() as net.AddressInfo).port}/`);
+    const { browser, pipe, close } = await pipeRig((s) => { s.write('RFB 003.008\n'); s.on('data', (d) => (toVm += d)); }, { held: true });
     let toBrowser = '';
-    browser.on('message', (d: Buffer) => (toBrowser += d.toString('latin1')));
-    await new Promise((r) => browser.once('open', r));
-    const pipe = await piped;
+    browser.on('message', (d: Buffer) => (toBrowser += d.toString('latin1'))); // held: nothing can have arrived yet
     browser.send(Buffer.from('RFB 003.008\n'));
     await new Promise((r) => setTimeout(r, 300));
     expect(toBrowser).toBe('');
@@ -621,10 +613,6 @@ describe('a held pipe', () => {
     while ((toBrowser === '' || toVm === '') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     expect(toBrowser).toBe('RFB 003.008\n');
     expect(toVm).toBe('RFB 003.008\n');
-    pipe.close(CONSOLE_CLOSE.vmUnreachable, 'done');
-    await pipe.done;
-    browser.terminate();
-    server.close();
-    vm.close();
+    await close();
   });
 });
