@@ -1,4 +1,5 @@
 #include "rfb/encode.h"
+#include "rfb/palette.h"
 
 #include <cstring>
 
@@ -74,37 +75,8 @@ ZrleEncoder::~ZrleEncoder() {
 
 namespace {
 
-// Small open-addressing map pixel value -> palette index (up to 127 colours).
-struct Palette {
-    static constexpr unsigned kSlots = 256;
-    uint32_t key[kSlots];
-    int8_t idx[kSlots];
-    uint32_t colours[128];
-    unsigned n = 0;
-    void clear() { std::memset(idx, -1, sizeof idx); n = 0; }
-    static unsigned hash(uint32_t v) { return (v * 2654435761u) >> 24; }
-    // Index of v, inserting it; -1 when the palette is full (127).
-    int find_or_add(uint32_t v) {
-        unsigned h = hash(v);
-        while (idx[h] >= 0) {
-            if (key[h] == v) return idx[h];
-            h = (h + 1) & (kSlots - 1);
-        }
-        if (n >= 127) return -1;
-        key[h] = v;
-        idx[h] = int8_t(n);
-        colours[n] = v;
-        return int(n++);
-    }
-    int find(uint32_t v) const {
-        unsigned h = hash(v);
-        while (idx[h] >= 0) {
-            if (key[h] == v) return idx[h];
-            h = (h + 1) & (kSlots - 1);
-        }
-        return -1;
-    }
-};
+// ZRLE palettes hold at most 127 colours (a tile with more is sent raw or plain RLE).
+using ZrlePalette = Palette<127, 8>;
 
 size_t runlen_bytes(size_t len) { return (len - 1) / 255 + 1; }
 
@@ -128,7 +100,7 @@ void ZrleEncoder::tile(const Frame& f, uint32_t x0, uint32_t y0, uint32_t w, uin
             px_[k++] = pc.convert(uint32_t(row[0]) | uint32_t(row[1]) << 8 | uint32_t(row[2]) << 16);
     }
     // One pass: palette (until it overflows) and run statistics.
-    static thread_local Palette pal;
+    static thread_local ZrlePalette pal;
     pal.clear();
     bool pal_ok = true;
     size_t runs = 0, rle_len_bytes = 0, prle_bytes = 0;

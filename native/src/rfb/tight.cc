@@ -1,4 +1,5 @@
 #include "rfb/tight.h"
+#include "rfb/palette.h"
 
 #include <algorithm>
 #include <cstring>
@@ -7,29 +8,8 @@ namespace vmm::rfb {
 
 namespace {
 
-// Pixel value -> palette index, up to 256 colours.
-struct TightPalette {
-    static constexpr unsigned kSlots = 1024;
-    uint32_t key[kSlots];
-    int16_t idx[kSlots];
-    uint32_t colours[256];
-    unsigned n = 0;
-    void clear() { std::memset(idx, -1, sizeof idx), n = 0; }
-    static unsigned hash(uint32_t v) { return (v * 2654435761u) >> 22; }
-    // Index of v, inserting it; -1 once a 257th colour shows up.
-    int find_or_add(uint32_t v) {
-        unsigned h = hash(v);
-        while (idx[h] >= 0) {
-            if (key[h] == v) return idx[h];
-            h = (h + 1) & (kSlots - 1);
-        }
-        if (n >= 256) return -1;
-        key[h] = v;
-        idx[h] = int16_t(n);
-        colours[n] = v;
-        return int(n++);
-    }
-};
+// Tight's indexed filter: up to 256 colours.
+using TightPalette = Palette<256, 10>;
 
 // Control bytes: stream number in bits 4-5, bit 6 = a filter id follows.
 constexpr uint8_t kFill = 0x80;
